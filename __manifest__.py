@@ -1,0 +1,26 @@
+{
+    "name": "Email Deliverability & Gateway Control",
+    "summary": "Outgoing routing that explains itself, exact bounce handling, a gateway "
+               "guard with quarantine, safe incoming fetch and DNS deliverability checks.",
+    "version": "18.0.1.0.0",
+    "category": "Hidden/Tools",
+    "license": "LGPL-3",
+    "author": "mail_deliverability contributors",
+    "website": "https://example.invalid/mail_deliverability",
+    "depends": ["mail"],
+    "external_dependencies": {"python": ["dnspython"]},
+    "data": [
+        # foundation
+        "security/ir.model.access.csv",
+        "security/mail_deliverability_security.xml",
+        "views/mail_deliverability_menus.xml",
+        # issue 3: outgoing routing
+        # issue 4: bounces
+        # issue 5: gateway guard
+        # issue 6: incoming servers
+        # issue 7: DNS checks
+        # issue 8: outgoing queue
+    ],
+    "installable": True,
+    "application": False,
+}

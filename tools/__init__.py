@@ -1,0 +1,1 @@
+# Plain-Python logic of the addon (no ORM): imported by the models, tested directly.
