@@ -14,6 +14,7 @@
         "security/ir.model.access.csv",
         "security/mail_deliverability_security.xml",
         "views/mail_deliverability_menus.xml",
+        "views/mail_alias_domain_views.xml",
         # issue 3: outgoing routing
         # issue 4: bounces
         # issue 5: gateway guard

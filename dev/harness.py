@@ -47,6 +47,14 @@ ODOO_TEST_TAGS = [
 # Modules of the test template database: what the tests above need, nothing more.
 TEST_MODULES = ["mail", "test_mail"]
 
+# A second run on a database with Email Marketing (test_mass_mailing): Odoo's mass-mailing
+# tests and the addon's tests tagged "md_mass" (they need mass_mailing installed).
+MASS_TEST_TAGS = [
+    "/test_mass_mailing:TestAutoBlacklist", "/test_mass_mailing:TestMassMailing",
+    "/test_mass_mailing:TestMassMailingServer",
+]
+MASS_MODULES = ["test_mass_mailing"]
+
 OBTAIN_ODOO = (
     "Get Odoo 18.0 Community source, for instance:\n"
     "    git clone --depth 1 --branch 18.0 https://github.com/odoo/odoo.git /opt/odoo18\n"
@@ -595,13 +603,25 @@ def cmd_test(argv):
         if not only:
             ok, problems = check_uninstall(odoo, template, run_id)
             check("uninstall leaves nothing behind", ok, problems)
-        tags = only or [f"/{MODULE}"] + ODOO_TEST_TAGS
+        tags = only or [f"/{MODULE}", "-md_mass"] + ODOO_TEST_TAGS
         good, bad, problems = run_tests(odoo, template, tags, run_id, "main")
         passed += good
         failed += bad
         if bad:
             report.append(("tests", problems))
         say(f"tests: {good} passed, {bad} failed")
+    if not only or any("md_mass" in tag or "test_mass_mailing" in tag for tag in only):
+        mass_template, problems = ensure_template(odoo, MASS_MODULES, "mass")
+        check("install on a database with Email Marketing", mass_template is not None, problems)
+        if mass_template:
+            tags = ([t for t in only if "md_mass" in t or "test_mass_mailing" in t] if only
+                    else ["md_mass"] + MASS_TEST_TAGS)
+            good, bad, problems = run_tests(odoo, mass_template, tags, run_id, "mass")
+            passed += good
+            failed += bad
+            if bad:
+                report.append(("mass-mailing tests", problems))
+            say(f"mass-mailing tests: {good} passed, {bad} failed")
     for name, problems in report:
         print(f"\n===== {name} =====")
         print("\n".join(problems[-120:]))

@@ -1,1 +1,9 @@
+# foundation
 from . import test_foundation
+from . import test_params
+# issue 3: outgoing routing
+# issue 4: bounces
+# issue 5: gateway guard
+# issue 6: incoming servers
+# issue 7: DNS checks
+# issue 8: outgoing queue

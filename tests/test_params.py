@@ -1,0 +1,43 @@
+from odoo.exceptions import ValidationError
+from odoo.tests import BaseCase, TransactionCase, tagged
+
+from ..tools.params import normalize_param, positive_integer, validator
+
+
+@tagged("post_install", "-at_install")
+class TestParamTools(BaseCase):
+    def test_positive_integer(self):
+        self.assertEqual(positive_integer("k", "020"), "20")
+        for bad in ("0", "-3", "abc", "1.5"):
+            with self.assertRaises(ValueError):
+                positive_integer("k", bad)
+
+    def test_unknown_and_empty_values_pass(self):
+        self.assertEqual(normalize_param("some.other.key", " x "), " x ")
+        self.assertIs(normalize_param("some.other.key", False), False)
+
+
+@tagged("post_install", "-at_install")
+class TestParamWritePaths(TransactionCase):
+    """Every write path (create, write, set_param) goes through the validators."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        validator("mail_deliverability.test.positive")(positive_integer)
+        cls.addClassCleanup(
+            lambda: __import__("odoo.addons.mail_deliverability.tools.params", fromlist=["x"])
+            .VALIDATORS.pop("mail_deliverability.test.positive", None))
+
+    def test_set_param_normalises_and_refuses(self):
+        icp = self.env["ir.config_parameter"].sudo()
+        icp.set_param("mail_deliverability.test.positive", "007")
+        self.assertEqual(icp.get_param("mail_deliverability.test.positive"), "7")
+        with self.assertRaisesRegex(ValidationError, "mail_deliverability.test.positive"):
+            icp.set_param("mail_deliverability.test.positive", "zero")
+        param = icp.search([("key", "=", "mail_deliverability.test.positive")])
+        with self.assertRaises(ValidationError):
+            param.write({"value": "-1"})
+        param.unlink()
+        with self.assertRaises(ValidationError):  # the import path creates records
+            icp.create({"key": "mail_deliverability.test.positive", "value": "x"})
