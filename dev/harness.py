@@ -220,6 +220,10 @@ def free_port(preferred=None):
 
 
 def pg_bindir():
+    """PostgreSQL server binaries: $PG_BINDIR, else the newest Debian install, else PATH."""
+    if os.environ.get("PG_BINDIR"):
+        path = Path(os.environ["PG_BINDIR"])
+        return path if (path / "initdb").is_file() else None
     candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"),
                         key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0)
     if candidates:
@@ -677,6 +681,7 @@ def main(argv):
         print(__doc__)
         return 2
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(143))
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started in the background
     try:
         return commands[argv[0]](argv[1:])
     except SetupError as exc:
