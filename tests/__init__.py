@@ -1,6 +1,7 @@
 # foundation
 from . import test_foundation
 from . import test_params
+from . import test_harness
 # issue 3: outgoing routing
 # issue 4: bounces
 # issue 5: gateway guard
