@@ -5,6 +5,7 @@ Standard library only, so that it runs before the virtual environment exists.
 
     dev/run    a working Odoo on http://127.0.0.1:8069 with the addon and a local SMTP catcher
     dev/test   the addon's tests and Odoo's own e-mail tests; ends with "N passed, N failed"
+    dev/bench  benchmarks: stock Odoo 18 against the addon in the same run (--quick: small)
 
 Finding Odoo: $ODOO_PATH, else DEFAULT_ODOO_PATH below (documented in the README).
 PostgreSQL: $PGHOST/$PGPORT (default 127.0.0.1:5432) when it answers, else a private
@@ -633,6 +634,78 @@ def cmd_test(argv):
     return 0 if failed == 0 and passed > 0 else 1
 
 
+# --------------------------------------------------------------------------- bench
+def bench_run(odoo, template, scenario, count, extra=(), populate=0, tag="b"):
+    """Copy `template`, optionally grow it, run one scenario in a fresh process; return its figures."""
+    import json  # noqa: PLC0415
+    name = f"md_bench_{tag}_{os.getpid()}"
+    odoo.copy_db(template, name)
+    try:
+        steps = ([("populate", populate, ())] if populate else []) + [(scenario, count, extra)]
+        for step, step_count, step_extra in steps:
+            cmd = [str(venv_python()), str(ROOT / "dev" / "bench_scenarios.py"), step, "--count", str(step_count),
+                   *step_extra, "--", *odoo.base_args(name, http=False), "--log-level=warn",
+                   "--max-cron-threads=0"]
+            code, log = odoo.run_logged(cmd, STATE / f"bench-{tag}-{step}.log")
+            match = re.search(r"^BENCH-RESULT (.*)$", log, re.M)
+            if code or not match:
+                raise SetupError(f"Benchmark step {step} failed on {name}:\n" +
+                                 "\n".join(error_blocks(log) or log.splitlines()[-30:]))
+        return json.loads(match.group(1))
+    finally:
+        odoo.drop_db(name)
+
+
+def cmd_bench(argv):
+    """Stock Odoo 18 against the addon, same machine, same run: rates and SQL queries per item."""
+    quick = "--quick" in argv
+    n_out, n_in, n_scale = (200, 100, 20000) if quick else (2000, 1000, 200000)
+    odoo = prepare()
+    template, problems = ensure_template(odoo, TEST_MODULES, "mail")
+    if not template:
+        raise SetupError("The addon does not install:\n" + "\n".join(problems[:30]))
+    stock = f"mdtpl_mail_{odoo_hash(odoo.path)}"  # the same database without the addon
+    sink_file = STATE / "bench-sink.count"
+    sink_file.unlink(missing_ok=True)
+    port = free_port()
+    sink = subprocess.Popen([str(venv_python()), str(ROOT / "dev" / "smtp_catcher.py"), "--port", str(port),
+                             "--count-file", str(sink_file)], stdout=subprocess.DEVNULL)
+    on_exit(lambda: (sink.terminate(), sink.wait(10)))
+    time.sleep(1.5)
+    smtp = ("--smtp-port", str(port), "--sink-file", str(sink_file))
+    rows = []
+    ceiling = subprocess.run([str(venv_python()), str(ROOT / "dev" / "bench_scenarios.py"), "smtp_ceiling",
+                              "--count", str(n_out), *smtp, "--"], capture_output=True, text=True)
+    match = re.search(r"^BENCH-RESULT (.*)$", ceiling.stdout, re.M)
+    if match:
+        import json  # noqa: PLC0415
+        rows.append(("SMTP sink alone (ceiling)", json.loads(match.group(1)), None))
+    lines = [
+        (f"Outgoing: {n_out} batched chatter notifications", "outgoing_batched", n_out, smtp, 0),
+        (f"Outgoing: {n_out} one-recipient e-mails", "outgoing_single", n_out, smtp, 0),
+        (f"Incoming: {n_in} messages (replies, new, bounces)", "incoming", n_in, (), 0),
+        (f"Incoming at scale: same with +{n_scale:,} records", "incoming", n_in, (), n_scale),
+    ]
+    for label, scenario, count, extra, populate in lines:
+        say(f"bench: {label}")
+        figures_stock = bench_run(odoo, stock, scenario, count, extra, populate, "stock")
+        figures_addon = bench_run(odoo, template, scenario, count, extra, populate, "addon")
+        rows.append((label, figures_stock, figures_addon))
+    header = f"| {'line':<52} | {'stock /s':>9} | {'addon /s':>9} | {'addon/stock':>11} | {'stock q/item':>12} | {'addon q/item':>12} |"
+    print("\n" + header + "\n|" + "|".join("-" * (len(c) + 0) for c in header.split("|")[1:-1]) + "|")
+    for label, s_fig, a_fig in rows:
+        if a_fig is None:
+            print(f"| {label:<52} | {s_fig['rate']:>9} | {'':>9} | {'':>11} | {'':>12} | {'':>12} |")
+            continue
+        ratio = f"{a_fig['rate'] / s_fig['rate'] * 100:.0f}%" if s_fig["rate"] else "-"
+        print(f"| {label:<52} | {s_fig['rate']:>9} | {a_fig['rate']:>9} | {ratio:>11} | "
+              f"{s_fig.get('queries_per_item')!s:>12} | {a_fig.get('queries_per_item')!s:>12} |")
+    small, scale = rows[-2][2], rows[-1][2]
+    if small and scale and small["rate"]:
+        print(f"\nScale (addon): {scale['rate'] / small['rate'] * 100:.0f}% of the small-database rate")
+    return 0
+
+
 # --------------------------------------------------------------------------- run
 def cmd_run(argv):
     odoo = prepare(need_http_port=True)
@@ -676,7 +749,7 @@ def cmd_run(argv):
 
 
 def main(argv):
-    commands = {"test": cmd_test, "run": cmd_run}
+    commands = {"test": cmd_test, "run": cmd_run, "bench": cmd_bench}
     if not argv or argv[0] not in commands:
         print(__doc__)
         return 2
