@@ -45,6 +45,16 @@ ODOO_TEST_TAGS = [
     "/test_mail:TestBaseMailPerformance", "/test_mail:TestBaseAPIPerformance",
     "/test_mail:TestMailAPIPerformance", "/test_mail:TestMailPerformancePost",
 ]
+# Odoo tests asserting stock behaviour that the module deliberately changes to follow Odoo's
+# documentation or an issue's explicit rule. Excluded from the run, each with its reason, and
+# listed in the README's "Deliberate differences" section; the module's own tests cover the
+# documented behaviour instead.
+DELIBERATE_DIFFERENCES = {
+    "/test_mail:TestMailgateway.test_routing_loop_alias":
+        "issue 5: at most one loop notice per sender per window (stock answers again when the "
+        "same sender writes in upper case)",
+}
+
 # Modules of the test template database: what the tests above need, nothing more.
 TEST_MODULES = ["mail", "test_mail"]
 
@@ -608,7 +618,7 @@ def cmd_test(argv):
         if not only:
             ok, problems = check_uninstall(odoo, template, run_id)
             check("uninstall leaves nothing behind", ok, problems)
-        tags = only or [f"/{MODULE}", "-md_mass"] + ODOO_TEST_TAGS
+        tags = only or [f"/{MODULE}", "-md_mass"] + ODOO_TEST_TAGS + [f"-{t}" for t in DELIBERATE_DIFFERENCES]
         good, bad, problems = run_tests(odoo, template, tags, run_id, "main")
         passed += good
         failed += bad
@@ -620,13 +630,17 @@ def cmd_test(argv):
         check("install on a database with Email Marketing", mass_template is not None, problems)
         if mass_template:
             tags = ([t for t in only if "md_mass" in t or "test_mass_mailing" in t] if only
-                    else ["md_mass"] + MASS_TEST_TAGS)
+                    else ["md_mass"] + MASS_TEST_TAGS + [f"-{t}" for t in DELIBERATE_DIFFERENCES])
             good, bad, problems = run_tests(odoo, mass_template, tags, run_id, "mass")
             passed += good
             failed += bad
             if bad:
                 report.append(("mass-mailing tests", problems))
             say(f"mass-mailing tests: {good} passed, {bad} failed")
+    if not only and DELIBERATE_DIFFERENCES:
+        say("Odoo tests left out on purpose (the module deliberately differs; see README):")
+        for test, reason in DELIBERATE_DIFFERENCES.items():
+            say(f"  {test}: {reason}")
     for name, problems in report:
         print(f"\n===== {name} =====")
         print("\n".join(problems[-120:]))
