@@ -56,6 +56,10 @@ class MailGatewayQuarantine(models.Model):
     fetchmail_server_id = fields.Many2one("fetchmail.server", "Incoming server", ondelete="set null")
     raw_message = fields.Binary("Raw message", attachment=True, groups="base.group_system")
     company_id = fields.Many2one("res.company", "Company", index=True)
+    bypassed_checks = fields.Char(
+        "Already released from", readonly=True,
+        help="Checks an administrator already released this message from (comma-separated "
+             "reason codes); a release passes them as well as the check that held it.")
     released_date = fields.Datetime("Released on", readonly=True)
     released_uid = fields.Many2one("res.users", "Released by", readonly=True)
     released_res_id = fields.Integer("Created/updated record", readonly=True)
@@ -167,7 +171,7 @@ class MailGatewayQuarantine(models.Model):
                     state=dict(entry._fields["state"]._description_selection(self.env))[entry.state]))
             raw = entry._quarantine_raw()
             thread_model = self.env["mail.thread"].sudo().with_context(
-                mail_gateway_bypass=(entry.reason,),
+                mail_gateway_bypass=entry._release_bypass(),
                 mail_gateway_release_id=entry.id,
                 mail_gateway_release_alias_id=entry.alias_id.id,
                 default_fetchmail_server_id=entry.fetchmail_server_id.id,
@@ -189,6 +193,10 @@ class MailGatewayQuarantine(models.Model):
             })
             released |= entry
         return released
+
+    def _release_bypass(self):
+        self.ensure_one()
+        return tuple(sorted({self.reason, *filter(None, (self.bypassed_checks or "").split(","))}))
 
     def action_discard(self):
         self.filtered(lambda entry: entry.state == "held").write({"state": "discarded"})

@@ -51,6 +51,8 @@ class MailThread(models.AbstractModel):
         if release_id := self.env.context.get("mail_gateway_release_id"):
             detail = f"{detail or ''}\n(held again while releasing quarantine entry {release_id})".strip()
         values = {key: value for key, value in values.items() if value}
+        if bypass := self._gateway_bypass():
+            values.setdefault("bypassed_checks", ",".join(sorted(bypass)))
         if fetchmail_server_id := self.env.context.get("default_fetchmail_server_id"):
             values.setdefault("fetchmail_server_id", fetchmail_server_id)
         self._gateway_logger.info("Gateway: message held in quarantine (%s): %s", reason, detail)
