@@ -399,3 +399,31 @@ class TestGatewayAllowedDomains(GatewayCase):
         for key in ("mail.gateway.loop.minutes", "mail.gateway.loop.threshold"):
             with self.assertRaisesRegex(ValidationError, key):
                 icp.set_param(key, "-1")
+
+
+@tagged("post_install", "-at_install")
+class TestGatewayQueries(GatewayCase):
+    """Queries per incoming message do not grow with the data already in the database."""
+
+    def count_queries(self, raw):
+        self.env.flush_all()
+        self.env.invalidate_all()
+        before = self.env.cr.sql_log_count
+        self.process(raw)
+        self.env.flush_all()
+        return self.env.cr.sql_log_count - before
+
+    def test_constant_queries(self):
+        sender = "steady@client.example.org"
+        self.process(rfc5322(sender, self.alias_email, subject="Warm up"))
+        small = self.count_queries(rfc5322(sender, self.alias_email, subject="Small database"))
+        others = [f"other{i}@client.example.org" for i in range(200)]
+        self.Gateway.create([{"name": f"Existing {i}", "email_from": address}
+                             for i, address in enumerate(others)])
+        self.env["mail.gateway.receipt"].create([
+            {"email_normalized": address, "alias_id": self.alias.id, "model": "mail.test.gateway",
+             "created": True} for address in others])
+        for i in range(5):
+            self.process(rfc5322(sender, self.alias_email, subject=f"Growing {i}"))
+        large = self.count_queries(rfc5322(sender, self.alias_email, subject="Large database"))
+        self.assertEqual(large, small)
