@@ -44,6 +44,7 @@ class TestAutoreplyTools(BaseCase):
         self.assertTrue(autoreply.is_null_sender("<>"))
         self.assertTrue(autoreply.is_null_sender(" <> "))
         self.assertFalse(autoreply.is_null_sender(None))
+        self.assertFalse(autoreply.is_null_sender(""), "a missing address is not the null sender")
         self.assertFalse(autoreply.is_null_sender("<a@example.com>"))
 
 

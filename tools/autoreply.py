@@ -63,6 +63,4 @@ def is_mailing_list(headers):
 
 def is_null_sender(return_path):
     """True when the envelope sender is empty (``<>``): such mail must never be answered."""
-    if return_path is None:
-        return False
-    return str(return_path).strip() in ("<>", "")
+    return return_path is not None and str(return_path).replace(" ", "").strip() == "<>"
