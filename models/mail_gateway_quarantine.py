@@ -162,7 +162,6 @@ class MailGatewayQuarantine(models.Model):
         The bypassed check is named in the context (``mail_gateway_bypass``); every other
         check still applies, so a message held again for another reason gets a new entry.
         """
-        released = self.browse()
         for entry in self:
             if entry.state != "held":
                 raise UserError(self.env._(
@@ -191,8 +190,7 @@ class MailGatewayQuarantine(models.Model):
                 "released_uid": self.env.uid,
                 "released_res_id": res_id if isinstance(res_id, int) else 0,
             })
-            released |= entry
-        return released
+        return True
 
     def _release_bypass(self):
         self.ensure_one()

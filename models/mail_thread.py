@@ -55,6 +55,11 @@ class MailThread(models.AbstractModel):
             values.setdefault("bypassed_checks", ",".join(sorted(bypass)))
         if fetchmail_server_id := self.env.context.get("default_fetchmail_server_id"):
             values.setdefault("fetchmail_server_id", fetchmail_server_id)
+        if values.get("alias_id") and "company_id" not in values:
+            # multi-company: the entry belongs to the company of the alias's domain when it has one
+            companies = self.env["mail.alias"].sudo().browse(values["alias_id"]).alias_domain_id.company_ids
+            if len(companies) == 1:
+                values["company_id"] = companies.id
         self._gateway_logger.info("Gateway: message held in quarantine (%s): %s", reason, detail)
         Quarantine = self.env["mail.gateway.quarantine"].sudo()
         if reason in ("parse_error", "processing_error", "unroutable", "domain_not_allowed"):

@@ -180,6 +180,12 @@ class TestQuarantineManagement(GatewayCase):
                 with self.assertRaises(AccessError):
                     self.Quarantine.with_user(user).search([])
 
+    def test_company_of_the_alias_domain(self):
+        self.assertEqual(self.alias_domain.company_ids, self.env.company)
+        self.process(rfc5322("away@client.example.org", self.alias_email, subject="Company",
+                             headers=["Auto-Submitted: auto-replied"]))
+        self.assertEqual(self.held(subject="Company").company_id, self.env.company)
+
     def test_multi_company_rule(self):
         company_b = self.env["res.company"].create({"name": "Company B"})
         entry_a = self.hold("For A", company_id=self.env.company.id)
