@@ -91,7 +91,7 @@ class MailThread(models.AbstractModel):
             msg_dict.get("recipients"), msg_dict.get("to"), msg_dict.get("cc"), msg_dict.get("email_from")))))
         outside = {}
         for address in addresses:
-            local, _at, domain = address.lower().rpartition("@")
+            local = address.lower().rpartition("@")[0]
             ascii_address = gateway.ascii_address(address.lower())
             if local and ascii_address and ascii_address.split("@")[1] not in allowed:
                 outside.setdefault(local, address)
