@@ -9,7 +9,7 @@ from . import ir_mail_server
 # issue 4: bounces
 # issue 5: gateway guard
 from . import mail_gateway_receipt
-from . import ir_mail_server_null_sender
+from . import ir_mail_server_gateway
 # issue 6: incoming servers
 # issue 7: DNS checks
 # issue 8: outgoing queue

@@ -370,9 +370,3 @@ class MailThread(models.AbstractModel):
                      ast.literal_eval(alias.alias_defaults or "{}"), user_id, alias)
             checked = self._routing_check_route(message, message_dict, route, raise_exception=True)
             return [checked] if checked else []
-
-    def _notify_by_email_get_headers(self, headers=None):
-        """Every notification is marked automatic (RFC 3834) so auto-responders stay silent."""
-        headers = super()._notify_by_email_get_headers(headers=headers)
-        headers.setdefault("Auto-Submitted", "auto-generated")
-        return headers

@@ -320,7 +320,8 @@ class TestGatewayAnswers(GatewayCase):
             record.message_post(body="Hello follower", message_type="comment",
                                 subtype_xmlid="mail.mt_comment", mail_auto_delete=False)
         mail = self.env["mail.mail"].sudo().search([("recipient_ids", "in", follower.ids)])
-        self.assertEqual(ast.literal_eval(mail.headers)["Auto-Submitted"], "auto-generated")
+        self.assertNotIn("Auto-Submitted", ast.literal_eval(mail.headers),
+                         "added when the message is built: stored headers stay as Odoo writes them")
         sent = self.answers_to("follower@client.example.org")
         self.assertEqual(len(sent), 1)
         self.assertEqual(sent[0]["message"]["Auto-Submitted"], "auto-generated")
