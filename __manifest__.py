@@ -18,6 +18,8 @@
         # issue 3: outgoing routing
         # issue 4: bounces
         # issue 5: gateway guard
+        "data/mail_gateway_data.xml",
+        "views/mail_gateway_quarantine_views.xml",
         # issue 6: incoming servers
         # issue 7: DNS checks
         # issue 8: outgoing queue

@@ -8,6 +8,8 @@ from . import mail_thread
 from . import ir_mail_server
 # issue 4: bounces
 # issue 5: gateway guard
+from . import mail_gateway_receipt
+from . import ir_mail_server_gateway
 # issue 6: incoming servers
 # issue 7: DNS checks
 # issue 8: outgoing queue

@@ -1,7 +1,16 @@
+import base64
+import logging
+from datetime import timedelta
 from email.message import Message
 from email.utils import getaddresses
 
 from odoo import api, fields, models, tools
+from odoo.exceptions import UserError
+from odoo.tools.mail import decode_message_header
+
+from ..tools.gateway import DEFAULT_RETENTION_DAYS, int_param
+
+_logger = logging.getLogger(__name__)
 
 QUARANTINE_REASONS = [
     ("loop", "Loop limit reached"),
@@ -13,7 +22,10 @@ QUARANTINE_REASONS = [
     ("parse_error", "Message could not be read"),
     ("processing_error", "Error while processing"),
     ("oversize", "Message too large"),
+    ("alias_refused", "Refused by the alias's contact policy"),
+    ("duplicate", "Duplicate of a message already received"),
 ]
+RETENTION_PARAM = "mail.gateway.quarantine.retention.days"
 
 
 class MailGatewayQuarantine(models.Model):
@@ -34,12 +46,48 @@ class MailGatewayQuarantine(models.Model):
     email_to = fields.Char("Recipients", readonly=True)
     subject = fields.Char(readonly=True)
     message_date = fields.Datetime("Date", readonly=True)
-    alias_id = fields.Many2one("mail.alias", "Alias", index="btree_not_null", ondelete="set null")
-    model = fields.Char("Target model", readonly=True)
-    thread_id = fields.Integer("Target record", readonly=True)
+    alias_id = fields.Many2one(
+        "mail.alias", "Alias", index="btree_not_null", ondelete="set null",
+        help="On release, the message goes to this alias when its own addresses find no route.")
+    model = fields.Char(
+        "Target model", help="On release, the model used when no alias or thread matches "
+                             "(e.g. for a message written directly to the catchall).")
+    thread_id = fields.Integer("Target record", help="On release, the record the message is posted on.")
     fetchmail_server_id = fields.Many2one("fetchmail.server", "Incoming server", ondelete="set null")
     raw_message = fields.Binary("Raw message", attachment=True, groups="base.group_system")
     company_id = fields.Many2one("res.company", "Company", index=True)
+    bypassed_checks = fields.Char(
+        "Already released from", readonly=True,
+        help="Checks an administrator already released this message from (comma-separated "
+             "reason codes); a release passes them as well as the check that held it.")
+    released_date = fields.Datetime("Released on", readonly=True)
+    released_uid = fields.Many2one("res.users", "Released by", readonly=True)
+    released_res_id = fields.Integer("Created/updated record", readonly=True)
+    raw_source = fields.Text(
+        "Raw source", compute="_compute_raw_source", groups="base.group_system",
+        help="The message exactly as it arrived (administrators only).")
+    body = fields.Text(
+        "Body", compute="_compute_raw_source", groups="base.group_system",
+        help="Text of the message (administrators only).")
+
+    @api.depends("raw_message")
+    def _compute_raw_source(self):
+        import email  # noqa: PLC0415
+        from email import policy  # noqa: PLC0415
+        for entry in self:
+            raw = entry._quarantine_raw()
+            entry.raw_source = raw.decode("utf-8", "replace") if raw else False
+            text = False
+            if raw:
+                try:
+                    msg = email.message_from_bytes(raw, policy=policy.default)
+                    part = msg.get_body(preferencelist=("plain", "html"))
+                    text = part.get_content() if part else False
+                    if part and part.get_content_type() == "text/html":
+                        text = tools.html2plaintext(text)
+                except Exception:  # noqa: BLE001 - a broken message still shows its raw source
+                    text = False
+            entry.body = text
 
     @api.model
     def _quarantine(self, message, reason, detail=None, **values):
@@ -54,7 +102,7 @@ class MailGatewayQuarantine(models.Model):
         vals = {
             "reason": reason,
             "reason_detail": detail or False,
-            "raw_message": raw,
+            "raw_message": base64.b64encode(raw),
             **headers,
             **values,
         }
@@ -80,7 +128,7 @@ class MailGatewayQuarantine(models.Model):
             msg = email.message_from_bytes(raw, policy=policy.compat32)
             def header(name):
                 value = msg.get(name)
-                return tools.decode_message_header(msg, name) if value else False
+                return decode_message_header(msg, name) if value else False
             recipients = ", ".join(
                 addr for _name, addr in getaddresses(msg.get_all("To", []) + msg.get_all("Cc", [])) if addr)
             date = False
@@ -100,3 +148,90 @@ class MailGatewayQuarantine(models.Model):
             }
         except Exception:  # noqa: BLE001
             return {}
+
+    # ------------------------------------------------------------------ issue 5: actions
+    def _quarantine_raw(self):
+        """Raw bytes of the held message (sudo: only called from admin actions)."""
+        self.ensure_one()
+        value = self.sudo().with_context(bin_size=False).raw_message
+        return base64.b64decode(value) if value else b""
+
+    def action_release(self):
+        """Put each held message back through the gateway, past the check that held it.
+
+        The bypassed check is named in the context (``mail_gateway_bypass``); every other
+        check still applies, so a message held again for another reason gets a new entry.
+        """
+        for entry in self:
+            if entry.state != "held":
+                raise UserError(self.env._(
+                    "Only held messages can be released; %(subject)s is %(state)s.",
+                    subject=entry.subject or entry.message_id or entry.id,
+                    state=dict(entry._fields["state"]._description_selection(self.env))[entry.state]))
+            raw = entry._quarantine_raw()
+            thread_model = self.env["mail.thread"].sudo().with_context(
+                mail_gateway_bypass=entry._release_bypass(),
+                mail_gateway_release_id=entry.id,
+                mail_gateway_release_alias_id=entry.alias_id.id,
+                default_fetchmail_server_id=entry.fetchmail_server_id.id,
+            )
+            try:
+                res_id = thread_model.message_process(
+                    entry.model or None, raw, thread_id=entry.thread_id or None)
+            except Exception as exc:  # noqa: BLE001 - shown to the administrator
+                _logger.info("Release of quarantined message %s failed", entry.id, exc_info=True)
+                raise UserError(self.env._(
+                    "The message %(subject)s could not be released: %(error)s\n"
+                    "Set its Alias or Target model to say where it should go, then release it again.",
+                    subject=entry.subject or entry.message_id or entry.id, error=exc)) from exc
+            entry.write({
+                "state": "released",
+                "released_date": fields.Datetime.now(),
+                "released_uid": self.env.uid,
+                "released_res_id": res_id if isinstance(res_id, int) else 0,
+            })
+        return True
+
+    def _release_bypass(self):
+        self.ensure_one()
+        return tuple(sorted({self.reason, *filter(None, (self.bypassed_checks or "").split(","))}))
+
+    def action_discard(self):
+        self.filtered(lambda entry: entry.state == "held").write({"state": "discarded"})
+        return True
+
+    def action_allow_sender(self):
+        """Add the senders to the gateway allow-list (``mail.gateway.allowed``)."""
+        Allowed = self.env["mail.gateway.allowed"].sudo()
+        emails = {tools.email_normalize(entry.email_from) for entry in self} - {False, None}
+        if not emails:
+            raise UserError(self.env._("The selected messages have no sender address to allow."))
+        existing = set(Allowed.search([("email_normalized", "in", list(emails))]).mapped("email_normalized"))
+        Allowed.create([{"email": address} for address in sorted(emails - existing)])
+        return True
+
+    @api.model
+    def _install_default_params(self):
+        """Write the documented defaults where the database has no value yet."""
+        from ..tools.gateway import DEFAULT_LOOP_MINUTES, DEFAULT_LOOP_THRESHOLD  # noqa: PLC0415
+        icp = self.env["ir.config_parameter"].sudo()
+        for key, value in (("mail.gateway.loop.minutes", DEFAULT_LOOP_MINUTES),
+                           ("mail.gateway.loop.threshold", DEFAULT_LOOP_THRESHOLD),
+                           (RETENTION_PARAM, DEFAULT_RETENTION_DAYS)):
+            if not icp.get_param(key):
+                icp.set_param(key, str(value))
+
+    @api.model
+    def _cron_purge(self):
+        """Delete entries older than the retention (days), and receipts past the loop window."""
+        days = int_param(self.env["ir.config_parameter"].sudo().get_param(RETENTION_PARAM),
+                         DEFAULT_RETENTION_DAYS)
+        limit = self.env.cr.now() - timedelta(days=days)
+        old = self.sudo().search([("create_date", "<", limit)])
+        count = len(old)
+        old.unlink()
+        minutes = int_param(self.env["ir.config_parameter"].sudo().get_param("mail.gateway.loop.minutes"), 120)
+        self.env["mail.gateway.receipt"].sudo()._purge(
+            self.env.cr.now() - max(timedelta(days=1), timedelta(minutes=minutes)))
+        _logger.info("Quarantine purge: %d entries older than %d days deleted", count, days)
+        return count

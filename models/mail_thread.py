@@ -10,3 +10,363 @@ class MailThread(models.AbstractModel):
 
     # ---- issue 5: gateway guard (message_route, message_process, loop/auto-reply
     #      detection, _routing_check_route, _routing_create_bounce_email, headers) ----
+    _gateway_logger = __import__("logging").getLogger(__name__ + ".gateway")
+
+    @models.api.model
+    def _gateway_bypass(self):
+        """Reason codes whose check is skipped: a quarantined message released by an admin."""
+        return frozenset(self.env.context.get("mail_gateway_bypass") or ())
+
+    @models.api.model
+    def _gateway_loop_settings(self):
+        """(minutes, threshold) of the loop window, defaults as documented (120, 20)."""
+        from ..tools import gateway  # noqa: PLC0415
+        get_param = self.env["ir.config_parameter"].sudo().get_param
+        return (
+            gateway.int_param(get_param("mail.gateway.loop.minutes"), gateway.DEFAULT_LOOP_MINUTES),
+            gateway.int_param(get_param("mail.gateway.loop.threshold"), gateway.DEFAULT_LOOP_THRESHOLD),
+        )
+
+    @models.api.model
+    def _gateway_window_start(self):
+        import datetime  # noqa: PLC0415
+        minutes, _threshold = self._gateway_loop_settings()
+        return self.env.cr.now() - datetime.timedelta(minutes=minutes)
+
+    @models.api.model
+    def _gateway_refuse(self, reason, detail, **values):
+        """Note why routing refused the message; message_process keeps it in quarantine."""
+        refusals = self.env.context.get("mail_gateway_refusals")
+        if refusals is not None:
+            refusals.append((reason, detail, values))
+
+    @models.api.model
+    def _gateway_hold(self, raw, reason, detail, **values):
+        """Keep ``raw`` in quarantine (once: the same message failing again is not doubled).
+
+        Called after the failed step's savepoint was rolled back, in the caller's
+        transaction: the fetchmail cron commits after each message, errors included; a
+        caller that rolls back (the mailgate script) leaves the message with its MTA.
+        """
+        if release_id := self.env.context.get("mail_gateway_release_id"):
+            detail = f"{detail or ''}\n(held again while releasing quarantine entry {release_id})".strip()
+        values = {key: value for key, value in values.items() if value}
+        if bypass := self._gateway_bypass():
+            values.setdefault("bypassed_checks", ",".join(sorted(bypass)))
+        if fetchmail_server_id := self.env.context.get("default_fetchmail_server_id"):
+            values.setdefault("fetchmail_server_id", fetchmail_server_id)
+        if values.get("alias_id") and "company_id" not in values:
+            # multi-company: the entry belongs to the company of the alias's domain when it has one
+            companies = self.env["mail.alias"].sudo().browse(values["alias_id"]).alias_domain_id.company_ids
+            if len(companies) == 1:
+                values["company_id"] = companies.id
+        self._gateway_logger.info("Gateway: message held in quarantine (%s): %s", reason, detail)
+        Quarantine = self.env["mail.gateway.quarantine"].sudo()
+        if reason in ("parse_error", "processing_error", "unroutable", "domain_not_allowed"):
+            message_id = Quarantine._quarantine_headers(raw).get("message_id")
+            existing = message_id and Quarantine.search([
+                ("message_id", "=", message_id), ("reason", "=", reason), ("state", "=", "held")], limit=1)
+            if existing:
+                return existing
+        return Quarantine._quarantine(raw, reason, detail, **values)
+
+    @models.api.model
+    def _gateway_catchall_emails(self):
+        return self.env["mail.alias.domain"].sudo().search([]).mapped("catchall_email")
+
+    @models.api.model
+    def _gateway_unroutable_reason(self, msg_dict):
+        """'domain_not_allowed' (with the alias) when a recipient's local part is an alias
+        reached on a domain outside ``mail.catchall.domain.allowed``, else 'unroutable'."""
+        from odoo.tools import email_split  # noqa: PLC0415
+        from ..tools import gateway  # noqa: PLC0415
+        allowed = self.env["ir.config_parameter"].sudo().get_param("mail.catchall.domain.allowed")
+        if not allowed:
+            return "unroutable", {}
+        allowed = set(allowed.split(",")) | {
+            gateway.ascii_address(f"x@{name}").split("@")[1]
+            for name in self.env["mail.alias.domain"].sudo().search([]).mapped("name")
+            if gateway.ascii_address(f"x@{name}")}
+        addresses = email_split(", ".join(filter(None, (
+            msg_dict.get("recipients"), msg_dict.get("to"), msg_dict.get("cc"), msg_dict.get("email_from")))))
+        outside = {}
+        for address in addresses:
+            local = address.lower().rpartition("@")[0]
+            ascii_address = gateway.ascii_address(address.lower())
+            if local and ascii_address and ascii_address.split("@")[1] not in allowed:
+                outside.setdefault(local, address)
+        if outside:
+            alias = self.env["mail.alias"].sudo().search([
+                ("alias_name", "in", list(outside)), ("alias_incoming_local", "=", True)], limit=1)
+            if alias:
+                return "domain_not_allowed", {
+                    "alias_id": alias.id, "model": alias.alias_model_id.model,
+                    "detail": f"{outside[alias.alias_name]} is alias {alias.alias_name!r} on a domain "
+                              f"outside mail.catchall.domain.allowed",
+                }
+        return "unroutable", {}
+
+    @models.api.model
+    def message_process(self, model, message, custom_values=None,
+                        save_original=False, strip_attachments=False, thread_id=None):
+        """Receive one e-mail; every message the gateway refuses is kept in quarantine.
+
+        Order: parse, known Message-Id, reply to a loop notice, catchall duplicate, route
+        (auto-replies and mailing lists never trigger an answer), auto-reply policy, loop
+        limit, then stock processing.  Unroutable messages and errors are quarantined and the
+        error is raised as stock does.
+        """
+        import email  # noqa: PLC0415
+        import xmlrpc.client  # noqa: PLC0415
+        from odoo.tools import email_normalize  # noqa: PLC0415
+        from ..tools import autoreply, gateway  # noqa: PLC0415
+
+        if isinstance(message, xmlrpc.client.Binary):
+            message = bytes(message.data)
+        if isinstance(message, str):
+            message = message.encode("utf-8")
+        raw = bytes(message)
+        bypass = self._gateway_bypass()
+        try:
+            with self.env.cr.savepoint():
+                email_message = email.message_from_bytes(raw, policy=email.policy.SMTP)
+                msg_dict = self.message_parse(email_message, save_original=save_original)
+        except Exception as exc:
+            self._gateway_hold(raw, "parse_error", repr(exc))
+            raise
+        if strip_attachments:
+            msg_dict.pop("attachments", None)
+
+        message_id = msg_dict.get("message_id")
+        if message_id and self.env["mail.message"].sudo().search_count(
+                [("message_id", "=", message_id)], limit=1):
+            self._gateway_logger.info(
+                "Ignored mail from %s to %s with Message-Id %s: already received",
+                msg_dict.get("email_from"), msg_dict.get("to"), message_id)
+            return False
+
+        if "loop" not in bypass and self._detect_loop_headers(msg_dict):
+            self._gateway_hold(raw, "loop", "Reply to one of our loop notices.")
+            return False
+
+        marker = None if "autoreply" in bypass else autoreply.auto_reply_marker(email_message)
+        silent = bool(marker or autoreply.is_mailing_list(email_message)
+                      or autoreply.is_null_sender(email_message.get("Return-Path")))
+
+        catchall = set(self._gateway_catchall_emails())
+        recipients = {email_normalize(addr) for addr in (msg_dict.get("recipients") or "").split(",")}
+        fingerprint = False
+        if catchall & recipients:
+            fingerprint = gateway.message_fingerprint(
+                email_normalize(msg_dict.get("email_from")) or msg_dict.get("email_from"),
+                msg_dict.get("subject"), msg_dict.get("body"))
+            if "duplicate" not in bypass and self.env["mail.gateway.receipt"]._duplicate_since(
+                    fingerprint, self._gateway_window_start()):
+                self._gateway_hold(raw, "duplicate", "Same sender, subject and body already "
+                                   "received on the catchall address within the loop window.")
+                return False
+
+        refusals = []
+        router = self.with_context(
+            mail_gateway_refusals=refusals, mail_gateway_no_answer=silent,
+            mail_catchall_aliases=list(catchall))
+        try:
+            with self.env.cr.savepoint():
+                routes = router.message_route(email_message, msg_dict, model, thread_id, custom_values)
+        except ValueError as exc:
+            reason, values = self._gateway_unroutable_reason(msg_dict)
+            detail = values.pop("detail", None) or str(exc)
+            self._gateway_hold(raw, reason, detail, **values)
+            raise
+        except Exception as exc:
+            self._gateway_hold(raw, "processing_error", repr(exc))
+            raise
+
+        if not routes:
+            if refusals:
+                reason, detail, values = refusals[0]
+                self._gateway_hold(raw, reason, detail, **values)
+            return False
+
+        first_model, first_thread, _cv, _uid, first_alias = routes[0]
+        target = {"alias_id": first_alias.id if first_alias else False,
+                  "model": first_model, "thread_id": first_thread or False}
+        if marker:
+            # RFC 3834: never create a record for an automatic reply; on a thread, a quiet note
+            kept = [route for route in routes if route[1]]
+            if not kept:
+                self._gateway_hold(raw, "autoreply", f"Automatic reply ({marker}) to an alias.", **target)
+                return False
+            routes = kept
+            msg_dict["is_internal"] = True
+            msg_dict.pop("parent_id", None)
+
+        if "loop" not in bypass:
+            limit = self._detect_loop_sender(email_message, msg_dict, routes)
+            if limit:
+                self._gateway_hold(raw, "loop", limit["detail"], **dict(target, **limit["values"]))
+                if not silent:
+                    self._gateway_send_loop_notice(email_message, msg_dict)
+                return False
+
+        try:
+            with self.env.cr.savepoint():
+                result = self._message_route_process(email_message, msg_dict, routes)
+        except Exception as exc:
+            self._gateway_hold(raw, "processing_error", repr(exc), **target)
+            raise
+        self._gateway_record_receipt(msg_dict, routes, fingerprint)
+        return result
+
+    @models.api.model
+    def _gateway_record_receipt(self, msg_dict, routes, fingerprint):
+        """One row per route that created a record (loop counting), else one for the
+        fingerprint; a single INSERT."""
+        from odoo.tools import email_normalize  # noqa: PLC0415
+        sender = email_normalize(msg_dict.get("email_from"))
+        if not sender:
+            return
+        rows = [{
+            "email_normalized": sender, "alias_id": alias.id if alias else False,
+            "model": model, "created": not thread_id, "fingerprint": fingerprint or False,
+        } for model, thread_id, _cv, _uid, alias in routes]
+        self.env["mail.gateway.receipt"].sudo().create(rows)
+
+    @models.api.model
+    def _detect_loop_headers(self, msg_dict):
+        """True for a reply to one of our loop notices (their tag is in References)."""
+        from ..tools import gateway  # noqa: PLC0415
+        return gateway.is_loop_notice_reference(msg_dict.get("references"), msg_dict.get("in_reply_to"))
+
+    @models.api.model
+    def _detect_loop_sender(self, message, message_dict, routes):
+        """Return what the sender exceeded (dict with ``detail`` and ``values``), or False.
+
+        Counts e-mails that came through the gateway and created a record (receipts), per
+        alias (per model for fallback routes), within ``mail.gateway.loop.minutes``; at
+        ``mail.gateway.loop.threshold`` the next one creates nothing.  Allow-listed senders
+        (``mail.gateway.allowed``) are exempt.  Constant queries, all indexed.
+        """
+        from odoo.tools import email_normalize  # noqa: PLC0415
+        from ..tools import gateway  # noqa: PLC0415
+        sender = email_normalize(message_dict.get("email_from"))
+        creating = [(model, alias) for model, thread_id, _cv, _uid, alias in routes or () if not thread_id]
+        if not sender or not creating:
+            return False
+        if self.env["mail.gateway.allowed"].sudo().search_count(
+                [("email_normalized", "=", sender)], limit=1):
+            return False
+        minutes, threshold = self._gateway_loop_settings()
+        counts = self.env["mail.gateway.receipt"]._count_created(
+            sender, creating, self._gateway_window_start())
+        for model, alias in creating:
+            count = counts.get(alias.id if alias else (0, model), 0)
+            if gateway.over_loop_limit(count, threshold):
+                target = f"alias {alias.display_name}" if alias else f"model {model}"
+                return {
+                    "detail": f"{sender} already created {count} records through {target} in the "
+                              f"last {minutes} minutes (limit {threshold}).",
+                    "values": {"alias_id": alias.id if alias else False, "model": model},
+                }
+        return False
+
+    @models.api.model
+    def _gateway_send_loop_notice(self, message, message_dict):
+        """Tell the sender once per window that its mail is held (tagged so replies are ignored)."""
+        from odoo.tools.mail import generate_tracking_message_id  # noqa: PLC0415
+        from ..tools import gateway  # noqa: PLC0415
+        body = self.env["ir.qweb"]._render(
+            "mail.message_notification_limit_email", {"email": message_dict.get("to")},
+            minimal_qcontext=True, raise_if_not_found=False)
+        references = " ".join(filter(None, (
+            message_dict.get("message_id"), generate_tracking_message_id(gateway.LOOP_NOTICE_TAG))))
+        self.with_context(mail_gateway_answer_kind="loop")._routing_create_bounce_email(
+            message_dict.get("email_from"), body, message, references=references)
+
+    @models.api.model
+    def _routing_create_bounce_email(self, email_from, body_html, message, **mail_values):
+        """Answer refused mail without ever feeding a loop: never to automatic mail or a null
+        sender, always with ``Auto-Submitted: auto-replied`` and an empty envelope sender,
+        and loop notices / catchall answers at most once per sender per window."""
+        import ast  # noqa: PLC0415
+        from odoo.tools.mail import decode_message_header, email_normalize  # noqa: PLC0415
+        from ..tools import autoreply  # noqa: PLC0415
+        context = self.env.context
+        if context.get("mail_gateway_no_answer") or autoreply.is_null_sender(message.get("Return-Path")):
+            self._gateway_logger.info("Gateway: no answer to automatic mail from %s", email_from)
+            return
+        kind = context.get("mail_gateway_answer_kind")
+        refusals = context.get("mail_gateway_refusals") or []
+        if not kind and refusals and refusals[-1][0] == "catchall_direct":
+            kind = "catchall"
+        recipient = email_normalize(decode_message_header(message, "Return-Path") or email_from)
+        Receipt = self.env["mail.gateway.receipt"].sudo()
+        if kind and recipient and Receipt._answered_since(recipient, self._gateway_window_start()):
+            self._gateway_logger.info("Gateway: %s already answered in this window, no %s answer",
+                                   recipient, kind)
+            return
+        headers = mail_values.pop("headers", None) or {}
+        if isinstance(headers, str):
+            headers = ast.literal_eval(headers)
+        headers = dict(headers, **{"Auto-Submitted": "auto-replied", "Return-Path": "<>"})
+        super()._routing_create_bounce_email(
+            email_from, body_html, message, headers=repr(headers), **mail_values)
+        if kind and recipient:
+            Receipt.create({"kind": "answer", "email_normalized": recipient})
+
+    @models.api.model
+    def _detect_write_to_catchall(self, msg_dict):
+        if "catchall_direct" in self._gateway_bypass():
+            return False
+        result = super()._detect_write_to_catchall(msg_dict)
+        if result:
+            self._gateway_refuse(
+                "catchall_direct", "Written directly to the catchall address, not in reply to a "
+                "known thread.")
+        return result
+
+    @models.api.model
+    def _routing_check_route(self, message, message_dict, route, raise_exception=True):
+        alias = route[4] if len(route) > 4 else None
+        if alias and "alias_refused" in self._gateway_bypass():
+            # released by an admin: past the alias's contact policy, the alias kept for defaults
+            checked = super()._routing_check_route(
+                message, message_dict, tuple(route[:4]) + (None,), raise_exception=raise_exception)
+            return tuple(checked[:4]) + (alias,) if checked else checked
+        checked = super()._routing_check_route(message, message_dict, route, raise_exception=raise_exception)
+        if checked is False and alias:
+            self._gateway_refuse(
+                "alias_refused", f"Alias {alias.display_name} accepts mail from "
+                f"{alias.alias_contact} only.",
+                alias_id=alias.id, model=route[0], thread_id=route[1] or False)
+        return checked
+
+    @models.api.model
+    def message_route(self, message, message_dict, model=None, thread_id=None, custom_values=None):
+        """Stock routing, with internationalised recipient domains matched in IDNA form and,
+        on release, the quarantine entry's alias as the route of last resort."""
+        import ast  # noqa: PLC0415
+        from ..tools import gateway  # noqa: PLC0415
+        if message_dict.get("recipients") and self.env["ir.config_parameter"].sudo().get_param(
+                "mail.catchall.domain.allowed"):
+            extra = []
+            for address in message_dict["recipients"].split(","):
+                address = address.strip()
+                ascii_address = gateway.ascii_address(address.lower())
+                if ascii_address and ascii_address != address.lower() and not address.isascii():
+                    extra.append(ascii_address)
+            if extra:
+                message_dict["recipients"] = ",".join([message_dict["recipients"], *extra])
+        try:
+            return super().message_route(message, message_dict, model=model, thread_id=thread_id,
+                                         custom_values=custom_values)
+        except ValueError:
+            alias = self.env["mail.alias"].sudo().browse(
+                self.env.context.get("mail_gateway_release_alias_id") or []).exists()
+            if not alias:
+                raise
+            user_id = self._mail_find_user_for_gateway(message_dict.get("email_from"), alias=alias).id or self._uid
+            route = (alias.alias_model_id.model, alias.alias_force_thread_id,
+                     ast.literal_eval(alias.alias_defaults or "{}"), user_id, alias)
+            checked = self._routing_check_route(message, message_dict, route, raise_exception=True)
+            return [checked] if checked else []

@@ -47,6 +47,20 @@ def positive_integer(key, value):
 
 # ---- issue 5: gateway guard (loop limits, allowed domains, retention) ----
 
+@validator("mail.gateway.loop.minutes", "mail.gateway.loop.threshold",
+           "mail.gateway.quarantine.retention.days")
+def gateway_positive_integer(key, value):
+    """Loop window, loop threshold and quarantine retention: whole numbers above zero."""
+    return positive_integer(key, value)
+
+
+@validator("mail.catchall.domain.allowed")
+def gateway_allowed_domains(key, value):
+    """Domains an alias local part may be reached on: trimmed, lower case, IDNA."""
+    from .gateway import normalize_domain_list  # noqa: PLC0415 - keep params importable alone
+    return normalize_domain_list(key, value)
+
+
 # ---- issue 6: incoming servers ----
 
 # ---- issue 7: DNS checks (resolver) ----

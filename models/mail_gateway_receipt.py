@@ -1,0 +1,80 @@
+from odoo import api, fields, models, tools
+
+
+class MailGatewayReceipt(models.Model):
+    """What the gateway accepted or answered, kept for the loop window only.
+
+    Loop limits count rows of this table (e-mails that really came through the gateway and
+    created a record), never chatter notes, imports or records created by hand.  Answers to
+    refused mail are recorded too, so one sender gets at most one per window.  Rows are tiny
+    and purged with the quarantine cron; every query of the guard hits a composite index.
+    """
+
+    _name = "mail.gateway.receipt"
+    _description = "Incoming Email Receipt (gateway guard)"
+    _log_access = False
+    _order = "id desc"
+
+    kind = fields.Selection(
+        [("received", "Received"), ("answer", "Answer sent")], required=True, default="received")
+    email_normalized = fields.Char("Sender", required=True)
+    alias_id = fields.Many2one("mail.alias", "Alias", ondelete="set null")
+    model = fields.Char("Model")
+    res_id = fields.Integer("Record")
+    created = fields.Boolean("Created a record")
+    fingerprint = fields.Char("Fingerprint", help="Digest of sender, subject and body (catchall duplicates).")
+    create_date = fields.Datetime("Date", required=True, default=lambda self: self.env.cr.now())
+
+    def init(self):
+        super().init()
+        tools.create_index(
+            self.env.cr, "mail_gateway_receipt_sender_date_index", self._table,
+            ["email_normalized", "kind", "create_date"])
+        tools.create_index(
+            self.env.cr, "mail_gateway_receipt_fingerprint_index", self._table,
+            ["fingerprint", "create_date"], where="fingerprint IS NOT NULL")
+
+    @api.model
+    def _count_created(self, sender, targets, since):
+        """{(alias_id or 0, model): count} of records ``sender`` created since ``since``.
+
+        ``targets`` are (model, alias) pairs: with an alias, its records are counted; without
+        (fallback routes), the records of the model created without alias.  One query.
+        """
+        alias_ids = [alias.id for _model, alias in targets if alias]
+        models_without_alias = [model for model, alias in targets if not alias]
+        scope = []
+        if alias_ids:
+            scope.append([("alias_id", "in", alias_ids)])
+        if models_without_alias:
+            scope.append([("alias_id", "=", False), ("model", "in", models_without_alias)])
+        if not scope:
+            return {}
+        from odoo.osv import expression  # noqa: PLC0415
+        domain = expression.AND([
+            [("email_normalized", "=", sender), ("kind", "=", "received"),
+             ("create_date", ">=", since), ("created", "=", True)],
+            expression.OR(scope),
+        ])
+        groups = self.sudo()._read_group(domain, ["alias_id", "model"], ["__count"])
+        counts = {}
+        for alias, model, count in groups:
+            key = alias.id if alias else (0, model)
+            counts[key] = counts.get(key, 0) + count
+        return counts
+
+    @api.model
+    def _answered_since(self, recipient, since):
+        return bool(self.sudo().search_count([
+            ("email_normalized", "=", recipient), ("kind", "=", "answer"),
+            ("create_date", ">=", since)], limit=1))
+
+    @api.model
+    def _duplicate_since(self, fingerprint, since):
+        return bool(self.sudo().search_count([
+            ("fingerprint", "=", fingerprint), ("create_date", ">=", since)], limit=1))
+
+    @api.model
+    def _purge(self, before):
+        self.env.cr.execute(f'DELETE FROM "{self._table}" WHERE create_date < %s', [before])
+        return self.env.cr.rowcount

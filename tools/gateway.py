@@ -1,0 +1,92 @@
+"""Decisions of the gateway guard as plain functions: allowed domains, loop limits, duplicates."""
+import hashlib
+import re
+
+from odoo.tools import LazyTranslate
+
+_lt = LazyTranslate(__name__)
+
+DEFAULT_LOOP_MINUTES = 120
+DEFAULT_LOOP_THRESHOLD = 20
+DEFAULT_RETENTION_DAYS = 90
+# Tag put in the Message-Id/References of our loop notices: a reply to one is never processed.
+LOOP_NOTICE_TAG = "loop-detection-bounce-email"
+
+_LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+def normalize_domain(domain):
+    """Lower-case ASCII (IDNA) form of ``domain``; raise ValueError when it is not a domain."""
+    domain = (domain or "").strip().strip(".").lower()
+    if domain.startswith("@"):
+        domain = domain[1:]
+    if not domain:
+        raise ValueError(domain)
+    try:
+        ascii_domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise ValueError(domain) from None
+    labels = ascii_domain.split(".")
+    if len(ascii_domain) > 253 or not all(_LABEL_RE.match(label) for label in labels):
+        raise ValueError(domain)
+    return ascii_domain
+
+
+def normalize_domain_list(key, value):
+    """Comma-separated domains: trimmed, lower case, IDNA, without duplicates."""
+    result = []
+    for part in (value or "").replace(";", ",").split(","):
+        if not part.strip():
+            continue
+        try:
+            domain = normalize_domain(part)
+        except ValueError:
+            raise ValueError(_lt(
+                "System parameter %(key)s must be a comma-separated list of domains such as "
+                "example.com,example.org; %(value)r is not a domain.",
+                key=key, value=part.strip())) from None
+        if domain not in result:
+            result.append(domain)
+    if not result:
+        raise ValueError(_lt(
+            "System parameter %(key)s must be a comma-separated list of domains such as "
+            "example.com,example.org, not %(value)r.", key=key, value=value))
+    return ",".join(result)
+
+
+def ascii_address(address):
+    """``address`` with its domain in IDNA form (``None`` when it cannot be encoded)."""
+    local, _at, domain = (address or "").rpartition("@")
+    if not local or not domain:
+        return None
+    try:
+        return f"{local}@{normalize_domain(domain)}"
+    except ValueError:
+        return None
+
+
+def int_param(value, default):
+    """A positive integer parameter, or ``default`` for an empty or broken value."""
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError):
+        return default
+    return number if number > 0 else default
+
+
+def over_loop_limit(count, threshold):
+    """True when ``count`` records already created in the window leave no room for one more."""
+    return count >= threshold
+
+
+def message_fingerprint(sender, subject, body):
+    """Stable digest of sender, subject and body: the same text received twice matches."""
+    def clean(text):
+        return re.sub(r"\s+", " ", str(text or "")).strip().lower()
+    data = "\x1f".join((clean(sender), clean(subject), re.sub(r"\s+", " ", str(body or "")).strip()))
+    return hashlib.sha256(data.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def is_loop_notice_reference(*header_values):
+    """True when References/In-Reply-To point at one of our loop notices."""
+    return any(f"-{LOOP_NOTICE_TAG}@" in (value or "") for value in header_values)
