@@ -10,4 +10,5 @@ from . import ir_mail_server
 # issue 5: gateway guard
 # issue 6: incoming servers
 # issue 7: DNS checks
+from . import mail_alias_domain_check
 # issue 8: outgoing queue

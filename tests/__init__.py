@@ -6,4 +6,6 @@ from . import test_params
 # issue 5: gateway guard
 # issue 6: incoming servers
 # issue 7: DNS checks
+from . import test_dns_health_tools
+from . import test_dns_check
 # issue 8: outgoing queue
