@@ -218,8 +218,9 @@ class MailAliasDomainCheck(models.Model):
             return
         group = self.env.ref("base.group_system")
         admins = self.env["res.users"].sudo().search([("groups_id", "in", group.id), ("share", "=", False)])
+        kinds = dict(self._fields["kind"]._description_selection(self.env))
         summary = self.env._("DNS check failed for %(domain)s: %(check)s",
-                             domain=self.alias_domain_id.name, check=self.display_name)
+                             domain=self.alias_domain_id.name, check=kinds[self.kind])
         note = tools.plaintext2html(f"{self.summary or ''}\n\n{self.advice or ''}")
         for admin in admins:
             self.activity_schedule("mail.mail_activity_data_todo", summary=summary, note=note,

@@ -8,6 +8,7 @@ import base64
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from odoo import fields
 from odoo.tests import tagged
 
 from .common import RealSmtpCase, real_smtp_sending
@@ -64,7 +65,7 @@ h3 IN A 198.51.100.3
         "plusall.test": f'@ IN TXT "v=spf1 include:_spf.provider.test +all"\n{mx}\n{dkim}',
         "nodkim.test": f"{good_spf}\n{mx}\n{dmarc.format('nodkim.test')}",
         "dkim2048.test": f"{good_spf}\n{mx}\nodoo._domainkey IN TXT ( {key} )",
-        "orgdmarc.test": f"""
+        "orgdmarc.test": """
 _dmarc IN TXT "v=DMARC1; p=reject; rua=mailto:dmarc@orgdmarc.test"
 mail IN TXT "v=spf1 include:_spf.provider.test -all"
 mail IN MX 10 mx.provider.test.
@@ -259,39 +260,48 @@ class TestDnsCheckRun(DnsCheckCase):
         self.assertFalse(self.env["mail.activity"].search([("res_model", "=", "mail.alias.domain.check")]))
 
     def test_ok_to_error_notifies_administrators(self):
-        alias_domain, checks = self.check("correct.test")
+        def run(alias_domain):
+            alias_domain.action_dns_check()
+            self.env.cr.precommit.run()  # each run ends its transaction (status tracking)
+
+        alias_domain = self.alias_domain("correct.test")
+        run(alias_domain)
         self.assertEqual(alias_domain.dns_status, "ok")
+        checks = {check.kind: check for check in alias_domain.dns_check_ids}
         admin = self.env.ref("base.user_admin")
         # a DNS outage in between does not hide the change
         self.point_resolver(self.silent.port, timeout="0.2")
-        alias_domain.action_dns_check()
+        run(alias_domain)
         self.assertEqual((alias_domain.dns_status, alias_domain.dns_status_known), ("unknown", "ok"))
         self.point_resolver(self.nsd.port)
         alias_domain.dkim_selectors = "odoo, missing"
-        alias_domain.action_dns_check()
+        run(alias_domain)
         self.assertEqual(alias_domain.dns_status, "error")
         activities = self.env["mail.activity"].search([
             ("res_model", "=", "mail.alias.domain.check"), ("res_id", "in", alias_domain.dns_check_ids.ids)])
         self.assertIn(admin, activities.user_id)
         self.assertTrue(all(user.has_group("base.group_system") for user in activities.user_id))
         self.assertEqual(activities.mapped("res_id"), [checks["dkim"].id] * len(activities))
-        self.assertIn("DNS check failed for correct.test", activities[0].summary)
+        self.assertEqual(activities[0].summary, "DNS check failed for correct.test: DKIM")
+        self.assertIn("missing._domainkey.correct.test", activities[0].note)
         # still in error: no second activity; back to ok: the to-do goes away
-        alias_domain.action_dns_check()
+        run(alias_domain)
         self.assertEqual(len(self.env["mail.activity"].search([
             ("res_model", "=", "mail.alias.domain.check")])), len(activities))
         alias_domain.dkim_selectors = "odoo"
-        alias_domain.action_dns_check()
+        run(alias_domain)
         self.assertFalse(activities.exists())
         # the status history is kept in the chatter of the check
-        self.assertTrue(checks["dkim"].message_ids.tracking_value_ids)
+        messages = self.env["mail.message"].search([
+            ("model", "=", "mail.alias.domain.check"), ("res_id", "=", checks["dkim"].id)])
+        self.assertEqual(sorted(messages.tracking_value_ids.mapped("new_value_char")),
+                         ["Error", "OK", "Unknown"])
 
     def test_scheduled_action(self):
         domains = self.alias_domain("correct.test") | self.alias_domain("nomx.test")
         cron = self.env.ref("mail_deliverability.ir_cron_mail_alias_domain_dns_check")
         self.assertEqual((cron.interval_number, cron.interval_type, cron.active), (1, "days", True))
-        self.env["mail.alias.domain"].search([]).dns_checked_on = False
-        domains.dns_checked_on = False
+        (self.env["mail.alias.domain"].search([]) - domains).dns_checked_on = fields.Datetime.now()
         cron.method_direct_trigger()
         self.assertEqual(domains.mapped("dns_status"), ["ok", "error"])
         checked_on = domains[0].dns_checked_on

@@ -39,6 +39,7 @@ class TextLookup(h.DnsLookup):
             self.timeouts += 1
             self.dead_zones.add(zone)
             return h.Answer("unknown", error="no answer within 1 s")
+        self.timeouts = 0
         if entry is None:
             return h.Answer("nxdomain")
         values = entry.get(rdtype)
@@ -505,11 +506,14 @@ class TestLookupAndHelpers(BaseCase):
                          dict.fromkeys(("spf", "dkim", "dmarc", "mx"), "unknown"))
         self.assertEqual(lookup.asked, [("example.com", "TXT")])
 
-    def test_dead_server_after_three_timeouts(self):
-        lookup = lookup_with(a__one=TIMEOUT, b__two=TIMEOUT, c__three=TIMEOUT)
-        for name in ("a.one", "b.two", "c.three", "mx.provider.example"):
-            self.assertEqual(lookup.txt(name).status, "unknown")
-        self.assertEqual(lookup.queries, 3)
+    def test_dead_server_after_three_timeouts_in_a_row(self):
+        lookup = lookup_with(a__one=TIMEOUT, b__two=TIMEOUT, c__three=TIMEOUT, d__four=TIMEOUT,
+                             e__five=TIMEOUT)
+        for name in ("a.one", "b.two", "_spf.provider.example", "c.three", "d.four", "e.five"):
+            lookup.txt(name)
+        self.assertEqual(lookup.queries, 6)  # the answer in between reset the count
+        self.assertEqual(lookup.txt("mx.provider.example").status, "unknown")
+        self.assertEqual(lookup.queries, 6)
 
     def test_zone_txt_splits_long_texts(self):
         self.assertEqual(h.zone_txt("a.example.", 'v=x "q"'), 'a.example. IN TXT "v=x \\"q\\""')

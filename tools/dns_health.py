@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 
 import dns.exception
 import dns.name
-import dns.rdatatype
 import dns.resolver
 
 from odoo.tools import LazyTranslate
@@ -51,7 +50,7 @@ SPF_MAX_VOID = 2  # RFC 7208 4.6.4: look-ups answering NXDOMAIN or no record
 SPF_MAX_MX_NAMES = 10  # RFC 7208 4.6.4: names an "mx" term may look up
 SPF_WALK_CAP = 40  # stop walking (and querying) a runaway record well after the limit
 TXT_CHUNK = 255  # longest character-string in a TXT record (RFC 1035 3.3)
-TIMEOUT_STRIKES = 3  # after this many timeouts in one run the DNS server is taken as down
+TIMEOUT_STRIKES = 3  # after this many timeouts in a row the DNS server is taken as down
 
 
 def worst(statuses):
@@ -105,11 +104,15 @@ def suggested_dkim_selectors(hosts=()):
     return list(dict.fromkeys(selectors))
 
 
+_LABEL = r"[a-z0-9_](?:[a-z0-9_\-]{0,61}[a-z0-9_])?"
+_SELECTOR = rf"{_LABEL}(?:\.{_LABEL})*"
+
+
 def parse_selectors(text):
     """DKIM selectors from a comma- or space-separated text; ValueError on a bad one."""
     selectors = [s for s in re.split(r"[\s,;]+", (text or "").strip().lower()) if s]
     for selector in selectors:
-        if not re.fullmatch(r"[a-z0-9_](?:[a-z0-9_\-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_\-]{0,61}[a-z0-9_])?)*", selector):
+        if not re.fullmatch(_SELECTOR, selector):
             raise ValueError(_lt(
                 "%(selector)r is not a DKIM selector: use letters, digits, hyphens and dots only, "
                 "as in the name <selector>._domainkey.<domain> (e.g. google, selector1, s1).",
@@ -213,8 +216,8 @@ class DnsLookup:
     """Cached look-ups through one resolver for one run of checks.
 
     A name whose zone (organisational domain) timed out is not asked again in the same
-    run, and after :data:`TIMEOUT_STRIKES` timeouts the server is taken as down: a dead
-    DNS costs a few timeouts per run, not one per look-up.
+    run, and after :data:`TIMEOUT_STRIKES` timeouts in a row (no answer in between) the
+    server is taken as down: a dead DNS costs a few timeouts per run, not one per look-up.
     """
 
     def __init__(self, resolver):
@@ -269,9 +272,12 @@ class DnsLookup:
         self.queries += 1
         try:
             answer = self.resolver.resolve(qname, rdtype, search=False)
+            self.timeouts = 0
         except dns.resolver.NXDOMAIN:
+            self.timeouts = 0
             return Answer("nxdomain")
         except dns.resolver.NoAnswer:
+            self.timeouts = 0
             return Answer("nodata")
         except dns.exception.Timeout:
             self.timeouts += 1
@@ -716,8 +722,8 @@ def evaluate_spf(domain, lookup, senders=()):
     answer = lookup.txt(domain)
     if answer.status == "unknown":
         result.flag("unknown", _lt(
-            "The DNS server did not answer for %(domain)s (%(error)s); the check is retried on "
-            "the next run.", domain=domain, error=answer.error))
+            "The SPF record of %(domain)s could not be read (%(error)s); the check is retried "
+            "on the next run.", domain=domain, error=answer.error))
         return result
     texts = []
     for parts, text in zip(answer.parts, answer.values):
@@ -769,7 +775,7 @@ def evaluate_spf(domain, lookup, senders=()):
             domain=domain, count=walk.voids, max=SPF_MAX_VOID))
     if root.state == "ok":
         terms = _judge_spf_senders(result, root, walk, domain, lookup, senders, quiet=not texts)
-    if not texts and not terms and not senders:
+    if not texts and not terms:
         terms = ["ip4:<public address your mail server sends from>"]
     fixed = record.render(terms, all_text) if record else ""
     if result.status in ("error", "warning") and fixed and fixed != (texts[0] if len(texts) == 1 else ""):
