@@ -46,6 +46,11 @@ class MailAliasDomain(models.Model):
     def _check_dkim_selectors(self):
         self.env["mail.alias.domain.check"]._dns_validate_selectors(self)
 
+    @models.api.ondelete(at_uninstall=False)
+    def _unlink_dns_checks(self):
+        """Remove the checks through the ORM, with their activities and messages."""
+        self.env["mail.alias.domain.check"].sudo().search([("alias_domain_id", "in", self.ids)]).unlink()
+
     def action_dns_check(self):
         """Check now: read SPF, DKIM, DMARC and MX from DNS (each query bounded by the
         configured timeout) and show the results."""

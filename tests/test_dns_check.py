@@ -296,6 +296,13 @@ class TestDnsCheckRun(DnsCheckCase):
             ("model", "=", "mail.alias.domain.check"), ("res_id", "=", checks["dkim"].id)])
         self.assertEqual(sorted(messages.tracking_value_ids.mapped("new_value_char")),
                          ["Error", "OK", "Unknown"])
+        # deleting the domain deletes its checks with their history and to-dos
+        alias_domain.dkim_selectors = "missing"
+        run(alias_domain)
+        self.assertTrue(self.env["mail.activity"].search([("res_model", "=", "mail.alias.domain.check")]))
+        alias_domain.unlink()
+        self.assertFalse(messages.exists())
+        self.assertFalse(self.env["mail.activity"].search([("res_model", "=", "mail.alias.domain.check")]))
 
     def test_scheduled_action(self):
         domains = self.alias_domain("correct.test") | self.alias_domain("nomx.test")
