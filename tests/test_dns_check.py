@@ -315,6 +315,13 @@ class TestDnsCheckRun(DnsCheckCase):
         cron.method_direct_trigger()  # checked less than a day ago: left alone
         self.assertEqual(domains[0].dns_checked_on, checked_on)
 
+    def test_check_several_from_the_list(self):
+        domains = self.alias_domain("correct.test") | self.alias_domain("plusall.test")
+        action = self.env.ref("mail_deliverability.action_mail_alias_domain_dns_check")
+        action.with_context(active_model="mail.alias.domain", active_ids=domains.ids).run()
+        self.assertEqual(domains.mapped("dns_status"), ["ok", "error"])
+        self.assertEqual(domains.mapped("dns_spf_status"), ["ok", "error"])
+
     def test_check_never_blocks_sending(self):
         """Sending does not ask DNS: with a dead resolver, mail leaves at once."""
         self.point_resolver(self.silent.port, timeout="5")
