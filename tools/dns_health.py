@@ -1145,10 +1145,12 @@ def evaluate_dmarc(from_domain, bounce_domain, dkim_domain, spf, dkim, lookup):
         return result
     suggested = f"v=DMARC1; p=none; rua=mailto:postmaster@{org}"
     if not texts:
+        where = from_domain if org == from_domain else tr(_lt(
+            "%(domain)s nor its organisational domain %(org)s", domain=from_domain, org=org))
         result.flag("warning", _lt(
-            "Neither %(domain)s nor %(org)s publishes a DMARC record: large mailbox providers "
-            "(Gmail, Yahoo, Microsoft) expect one from bulk senders, and nobody reports forged "
-            "mail to you. Start with p=none and read the reports.", domain=from_domain, org=org))
+            "No DMARC record for %(where)s: large mailbox providers (Gmail, Yahoo, Microsoft) "
+            "expect one from bulk senders, and nobody reports forged mail to you. Start with "
+            "p=none and read the reports.", where=where))
         result.publish(zone_txt(f"_dmarc.{org}", suggested))
         return result
     for text in texts:
