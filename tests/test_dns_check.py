@@ -12,7 +12,7 @@ from odoo import fields
 from odoo.tests import tagged
 
 from .common import RealSmtpCase, real_smtp_sending
-from .dns_server import NsdServer, SilentDnsServer
+from .dns_server import NsdServer, SilentDnsServer, free_udp_tcp_port
 from ..tools.params import PARAM_DNS_NAMESERVERS, PARAM_DNS_PORT, PARAM_DNS_TIMEOUT
 
 
@@ -258,6 +258,15 @@ class TestDnsCheckRun(DnsCheckCase):
         self.assertEqual(set(self.silent.names), {"silent.test."})
         self.assertIn("0.3 s", checks["spf"].summary)
         self.assertFalse(self.env["mail.activity"].search([("res_model", "=", "mail.alias.domain.check")]))
+
+    def test_absent_dns_server(self):
+        """Nothing listens where the resolver points: unknown, and the scheduled action ends."""
+        self.point_resolver(free_udp_tcp_port(), timeout="0.3")
+        alias_domain = self.alias_domain("correct.test")
+        (self.env["mail.alias.domain"].search([]) - alias_domain).dns_checked_on = fields.Datetime.now()
+        self.env.ref("mail_deliverability.ir_cron_mail_alias_domain_dns_check").method_direct_trigger()
+        self.assertEqual(alias_domain.dns_status, "unknown")
+        self.assertEqual(set(alias_domain.dns_check_ids.mapped("status")), {"unknown"})
 
     def test_ok_to_error_notifies_administrators(self):
         def run(alias_domain):
