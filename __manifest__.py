@@ -8,7 +8,7 @@
     "author": "mail_deliverability contributors",
     "website": "https://example.invalid/mail_deliverability",
     "depends": ["mail"],
-    "external_dependencies": {"python": ["dnspython"]},
+    "external_dependencies": {"python": ["dnspython", "publicsuffixlist"]},
     "data": [
         # foundation
         "security/ir.model.access.csv",
@@ -22,6 +22,8 @@
         "views/mail_gateway_quarantine_views.xml",
         # issue 6: incoming servers
         # issue 7: DNS checks
+        "data/mail_dns_check_data.xml",
+        "views/mail_alias_domain_check_views.xml",
         # issue 8: outgoing queue
     ],
     "installable": True,

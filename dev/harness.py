@@ -77,6 +77,7 @@ OBTAIN_ODOO = (
 SYSTEM_PACKAGES = {
     # issue 6: incoming servers (IMAP/POP)
     # issue 7: DNS checks
+    "issue 7": ["nsd"],
     # issue 9: screens (tours)
     # issue 10: MX gateway
 }

@@ -12,4 +12,5 @@ from . import mail_gateway_receipt
 from . import ir_mail_server_gateway
 # issue 6: incoming servers
 # issue 7: DNS checks
+from . import mail_alias_domain_check
 # issue 8: outgoing queue

@@ -10,4 +10,6 @@ from . import test_gateway_guard
 from . import test_quarantine
 # issue 6: incoming servers
 # issue 7: DNS checks
+from . import test_dns_health_tools
+from . import test_dns_check
 # issue 8: outgoing queue

@@ -64,5 +64,50 @@ def gateway_allowed_domains(key, value):
 # ---- issue 6: incoming servers ----
 
 # ---- issue 7: DNS checks (resolver) ----
+PARAM_DNS_NAMESERVERS = "mail_deliverability.dns_nameservers"
+PARAM_DNS_PORT = "mail_deliverability.dns_port"
+PARAM_DNS_TIMEOUT = "mail_deliverability.dns_timeout"
+DNS_TIMEOUT_MAX = 60
+
+
+@validator(PARAM_DNS_NAMESERVERS)
+def dns_nameservers(key, value):
+    """IP addresses of the DNS servers the deliverability check asks (comma-separated)."""
+    import ipaddress  # noqa: PLC0415
+    servers = [part for part in value.replace(";", ",").replace(" ", ",").split(",") if part]
+    for server in servers:
+        try:
+            ipaddress.ip_address(server)
+        except ValueError:
+            raise ValueError(_lt(
+                "System parameter %(key)s must list IP addresses of DNS servers separated by "
+                "commas (e.g. 192.0.2.53, 2001:db8::53), not %(value)r: %(server)r is not an "
+                "IP address.", key=key, value=value, server=server)) from None
+    return ", ".join(servers)
+
+
+@validator(PARAM_DNS_PORT)
+def dns_port(key, value):
+    """A UDP/TCP port number."""
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise ValueError(_lt(
+            "System parameter %(key)s must be a port number from 1 to 65535, not %(value)r.",
+            key=key, value=value))
+    return str(int(value))
+
+
+@validator(PARAM_DNS_TIMEOUT)
+def dns_timeout(key, value):
+    """Seconds one DNS query may take, more than zero and at most DNS_TIMEOUT_MAX."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1
+    if not 0 < seconds <= DNS_TIMEOUT_MAX:
+        raise ValueError(_lt(
+            "System parameter %(key)s must be a number of seconds greater than 0 and at most "
+            "%(max)s (e.g. 3 or 0.5), not %(value)r.", key=key, value=value, max=DNS_TIMEOUT_MAX))
+    return f"{seconds:g}"
+
 
 # ---- issue 8: outgoing queue ----
