@@ -3,6 +3,9 @@ from . import test_foundation
 from . import test_params
 # issue 3: outgoing routing
 # issue 4: bounces
+from . import test_dsn_tools
+from . import test_verp_tools
+from . import test_bounce_flow
 # issue 5: gateway guard
 # issue 6: incoming servers
 # issue 7: DNS checks
