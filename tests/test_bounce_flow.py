@@ -232,3 +232,65 @@ class TestBounceFlow(RealSmtpCase):
         self.assertTrue(self.is_blacklisted())
         with self.assertRaises(Exception):
             params.set_param("mail_deliverability.bounce_blacklist_period_days", "a month")
+
+
+@tagged("post_install", "-at_install")
+class TestBounceGatewayRobustness(RealSmtpCase):
+    """Mangled reports through the real gateway entry point: never raise, never lost."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.alias_domain = cls.env["mail.alias.domain"].create({
+            "name": "bounce-robust.test", "bounce_alias": "bounce", "catchall_alias": "catchall",
+        })
+
+    @mute_logger("odoo.addons.mail.models.mail_thread", "odoo.addons.mail_deliverability.models.mail_bounce_event")
+    def test_mangled_reports_through_message_process(self):
+        from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: PLC0415
+
+        from .bounce_samples import sample_names  # noqa: PLC0415
+        from .test_dsn_tools import _mangle  # noqa: PLC0415
+
+        Event = self.env["mail.bounce.event"]
+        samples = [load_sample(name, bounce_to="bounce@bounce-robust.test") for name in sample_names()]
+
+        @settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+        @given(st.sampled_from(samples), st.data())
+        def run(raw, data):
+            body = _mangle(raw.partition(b"\r\n\r\n")[2], data)
+            raw = b"To: bounce@bounce-robust.test\r\nFrom: MAILER-DAEMON@relay.test\r\n" + \
+                raw.partition(b"\r\n\r\n")[0].split(b"\r\n", 1)[-1] + b"\r\n\r\n" + body
+            before = Event.search_count([])
+            self.env["mail.thread"].message_process(False, raw)
+            self.assertGreater(Event.search_count([]), before, "every report leaves an event")
+
+        run()
+
+    @mute_logger("odoo.addons.mail.models.mail_thread", "odoo.addons.mail_deliverability.models.mail_bounce_event")
+    def test_queries_per_report_do_not_grow_with_the_database(self):
+        def report(index):
+            return load_sample("dsn_multi_recipient.eml", recipient=f"user{index}@orchard-mail.test",
+                               recipient2=f"full{index}@hazel.test", message_id=f"<m{index}@nowhere.test>",
+                               bounce_to="bounce@bounce-robust.test")
+
+        def queries(index):
+            self.env.flush_all()
+            self.env.invalidate_all()
+            start = self.env.cr.sql_log_count
+            self.env["mail.thread"].message_process(False, report(index))
+            return self.env.cr.sql_log_count - start
+
+        def known(index):
+            self.env["res.partner"].create({"name": f"U{index}", "email": f"user{index}@orchard-mail.test"})
+            self.env["mail.message"].create({"message_id": f"<m{index}@nowhere.test>", "body": "x",
+                                             "model": "res.partner", "res_id": self.env.user.partner_id.id})
+
+        for index in range(4):
+            known(index)
+        queries(0)  # warm the caches
+        small = queries(1)
+        self.env["res.partner"].create([{"name": f"P{i}", "email": f"other{i}@orchard-mail.test"} for i in range(300)])
+        self.env["mail.message"].create([{"message_id": f"<o{i}@nowhere.test>", "body": "x"} for i in range(300)])
+        queries(3)  # warm the caches again after the inserts
+        self.assertEqual(queries(2), small, "constant number of queries as the database grows")

@@ -35,7 +35,8 @@ logging.getLogger("flufl.bounce").addFilter(_DropDetectorErrors())
 # Kinds of outcome for one recipient.
 HARD, SOFT, DELAY, COMPLAINT, RECEIPT, UNKNOWN = "hard", "soft", "delay", "complaint", "receipt", "unknown"
 
-MAX_SCAN = 2 * 1024 * 1024      # characters of text looked at, whatever the report's size
+MAX_SCAN = 512 * 1024          # characters of text looked at, whatever the report's size
+FLUFL_SCAN = 256 * 1024        # characters of the report given to flufl.bounce's heuristics
 MAX_PARTS = 200                 # MIME parts walked
 MAX_FIELD = 500                 # length kept of a status / diagnostic line
 MAX_HUMAN = 2000                # length kept of the MTA's explanation
@@ -421,7 +422,7 @@ def _read_plain(msg, human):
     permanent, temporary = set(), set()
     if _flufl_all_failures is not None:
         try:
-            temp, perm = _flufl_all_failures(msg)
+            temp, perm = _flufl_all_failures(_bounded(msg))
             permanent = {_decode_addr(a) for a in perm} - {None}
             temporary = {_decode_addr(a) for a in temp} - {None}
         except Exception:  # noqa: BLE001 - a detector choking on odd input is not our failure
@@ -443,6 +444,18 @@ def _read_plain(msg, human):
         recipients.append({"email": addr, "action": "delayed" if kind == DELAY else "failed",
                            "status": status, "diagnostic": diagnostic, "kind": kind or UNKNOWN})
     return recipients, (mta or ("flufl.bounce" if recipients else None))
+
+
+def _bounded(msg):
+    """The report cut to its first FLUFL_SCAN characters: the failure is told at the top, and
+    flufl.bounce's heuristics scan every line many times (seconds on a report of megabytes)."""
+    try:
+        text = msg.as_string()
+    except Exception:  # noqa: BLE001
+        return msg
+    if len(text) <= FLUFL_SCAN:
+        return msg
+    return to_message(text[:FLUFL_SCAN]) or msg
 
 
 def _decode_addr(value):
