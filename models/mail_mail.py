@@ -24,5 +24,4 @@ class MailMail(models.Model):
                 email["headers"] = dict(email.get("headers") or {}, **{"Return-Path": address})
         return results
 
-
     # ---- issue 8: outgoing queue ----

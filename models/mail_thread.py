@@ -8,7 +8,7 @@ class MailThread(models.AbstractModel):
     #      _routing_handle_bounce, _routing_reset_bounce, _detect_is_bounce,
     #      _get_bounced_message_data, _message_receive_bounce, _message_reset_bounce) ----
     # Thin overrides: the reading and the effects live in mail.bounce.event (tools/dsn.py,
-    # tools/verp.py); nothing here adds imports to this shared file.
+    # tools/verp.py); imports stay local so the shared header of this file is untouched.
 
     def _detect_is_bounce(self, message, message_dict):
         """Also a report sent to a signed bounce address ``<bounce alias>+<token>@<domain>``."""
@@ -19,11 +19,12 @@ class MailThread(models.AbstractModel):
     def _message_parse_extract_bounce(self, email_message, message_dict):
         """Stock values plus our reading of the report (``bounce_report``) and of a signed
         bounce address (``bounce_token``); a report we cannot read never raises."""
+        from email.message import EmailMessage  # noqa: PLC0415 - shared header left untouched
+        if not isinstance(email_message, EmailMessage):
+            return super()._message_parse_extract_bounce(email_message, message_dict)  # stock TypeError
         error = None
         try:
             values = super()._message_parse_extract_bounce(email_message, message_dict)
-        except TypeError:
-            raise  # not an EmailMessage: a programming error, as in stock
         except Exception as exc:  # noqa: BLE001 - malformed reports end as unmatched events
             error = f"{type(exc).__name__}: {str(exc)[:200]}"
             try:
