@@ -218,7 +218,7 @@ class MailBounceEvent(models.Model):
         report = message_dict["bounce_report"]
         try:
             with self.env.cr.savepoint():
-                self._apply_report(email_message, message_dict, report, stock_effects)
+                return self._apply_report(email_message, message_dict, report, stock_effects)
         except Exception as exc:  # noqa: BLE001 - never lose the report, never break the gateway
             _logger.exception("Bounce report %s could not be processed", message_dict.get("message_id"))
             self.sudo().create({
@@ -227,6 +227,13 @@ class MailBounceEvent(models.Model):
                 "unmatched_reason": self.env._("Processing the report failed: %(error)s",
                                                error=f"{type(exc).__name__}: {str(exc)[:300]}"),
             })
+            return self._no_bounce_values()
+
+    @api.model
+    def _no_bounce_values(self):
+        """Bounce values telling callers that nothing bounced hard."""
+        return {"bounced_email": False, "bounced_partner": self.env["res.partner"].sudo(),
+                "bounced_msg_ids": False, "bounced_message": self.env["mail.message"].sudo()}
 
     @api.model
     def _report_values(self, email_message, message_dict, report):
@@ -257,7 +264,9 @@ class MailBounceEvent(models.Model):
 
     @api.model
     def _apply_report(self, email_message, message_dict, report, stock_effects):
+        """Apply the report; return the bounce values of its (last) hard bounce, or none."""
         Event = self.sudo()
+        outer = self._no_bounce_values()
         Partner = self.env["res.partner"].sudo()
         common = self._report_values(email_message, message_dict, report)
         token = message_dict.get("bounce_token")
@@ -273,7 +282,7 @@ class MailBounceEvent(models.Model):
                 "action": rcpt.get("action") or False, "unmatched_reason": detail,
             } for rcpt in report["recipients"]] or [{**common, "kind": report["kind"], "unmatched_reason": detail}]
             )._link_report(common)
-            return
+            return outer
 
         original = (message_dict.get("bounced_message") or self.env["mail.message"].sudo())[:1]
         stock_email = self._normalize(message_dict.get("bounced_email"))
@@ -307,10 +316,12 @@ class MailBounceEvent(models.Model):
                 reason = dsn.readable_reason(rcpt)
                 human = (report.get("human_text") or "")[:800]
                 failure = "\n\n".join(part for part in (reason, human) if part)
-                stock_effects(dict(
+                values = dict(
                     message_dict, bounced_email=email, bounced_partner=partners, bounced_message=original,
                     bounced_msg_ids=message_dict.get("bounced_msg_ids") or report["original_message_ids"] or False,
-                    body=Markup("<p>%s</p>") % Markup("<br/>").join(failure.split("\n"))))
+                    body=Markup("<p>%s</p>") % Markup("<br/>").join(failure.split("\n")))
+                stock_effects(values)
+                outer = {key: values[key] for key in (*outer, "body")}
                 if email:
                     hard_emails.append(email)
             elif kind == "complaint" and email:
@@ -347,3 +358,4 @@ class MailBounceEvent(models.Model):
             self._check_auto_blacklist(hard_emails)
         _logger.info("Bounce report %s from %s: %s", message_dict.get("message_id"), message_dict.get("email_from"),
                      ", ".join(f"{event.email or '?'} {event.kind}" for event in events))
+        return outer

@@ -55,7 +55,10 @@ class MailThread(models.AbstractModel):
             stock_effects(message_dict)
             self.env["mail.bounce.event"]._record_parsed_bounce(message_dict)
             return
-        self.env["mail.bounce.event"]._process_report(email_message, message_dict, stock_effects)
+        outer = self.env["mail.bounce.event"]._process_report(email_message, message_dict, stock_effects)
+        # Overrides above this one (e.g. mass_mailing when loaded after this module) read
+        # message_dict after super(): they see the hard bounce only (readable reason), or nothing.
+        message_dict.update(outer)
 
     def _routing_reset_bounce(self, email_message, message_dict):
         """Reset on the address whatever the display name (stock only for a bare address)."""

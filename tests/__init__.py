@@ -6,6 +6,7 @@ from . import test_params
 from . import test_dsn_tools
 from . import test_verp_tools
 from . import test_bounce_flow
+from . import test_bounce_mass_mailing
 # issue 5: gateway guard
 # issue 6: incoming servers
 # issue 7: DNS checks
