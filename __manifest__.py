@@ -8,7 +8,7 @@
     "author": "mail_deliverability contributors",
     "website": "https://example.invalid/mail_deliverability",
     "depends": ["mail"],
-    "external_dependencies": {"python": ["dnspython", "publicsuffixlist"]},
+    "external_dependencies": {"python": ["dnspython", "publicsuffixlist", "flufl_bounce"]},
     "data": [
         # foundation
         "security/ir.model.access.csv",
@@ -17,6 +17,8 @@
         "views/mail_alias_domain_views.xml",
         # issue 3: outgoing routing
         # issue 4: bounces
+        "data/mail_bounce_data.xml",
+        "views/mail_bounce_event_views.xml",
         # issue 5: gateway guard
         "data/mail_gateway_data.xml",
         "views/mail_gateway_quarantine_views.xml",

@@ -7,6 +7,8 @@ from . import mail_thread
 # issue 3: outgoing routing
 from . import ir_mail_server
 # issue 4: bounces
+from . import mail_bounce_event
+from . import res_partner
 # issue 5: gateway guard
 from . import mail_gateway_receipt
 from . import ir_mail_server_gateway

@@ -4,6 +4,10 @@ from . import test_params
 from . import test_harness
 # issue 3: outgoing routing
 # issue 4: bounces
+from . import test_dsn_tools
+from . import test_verp_tools
+from . import test_bounce_flow
+from . import test_bounce_mass_mailing
 # issue 5: gateway guard
 from . import test_autoreply_tools
 from . import test_gateway_guard

@@ -45,6 +45,44 @@ def positive_integer(key, value):
 
 # ---- issue 4: bounces (blacklist thresholds) ----
 
+BOUNCE_BLACKLIST_COUNT = "mail_deliverability.bounce_blacklist_count"
+BOUNCE_BLACKLIST_PERIOD_DAYS = "mail_deliverability.bounce_blacklist_period_days"
+BOUNCE_BLACKLIST_SPREAD_DAYS = "mail_deliverability.bounce_blacklist_spread_days"
+BOUNCE_BLACKLIST_DEFAULTS = {
+    BOUNCE_BLACKLIST_COUNT: 5,          # hard bounces ...
+    BOUNCE_BLACKLIST_PERIOD_DAYS: 30,   # ... within the last month ...
+    BOUNCE_BLACKLIST_SPREAD_DAYS: 7,    # ... first and last at least a week apart
+}
+
+
+@validator(BOUNCE_BLACKLIST_COUNT, BOUNCE_BLACKLIST_PERIOD_DAYS)
+def bounce_blacklist_positive(key, value):
+    """Number of hard bounces / days of the period: a whole number greater than zero."""
+    return positive_integer(key, value)
+
+
+@validator(BOUNCE_BLACKLIST_SPREAD_DAYS)
+def bounce_blacklist_spread(key, value):
+    """Days between the first and the last hard bounce: a whole number, zero allowed."""
+    if not value.isdigit() or int(value) > 3650:
+        raise ValueError(_lt(
+            "System parameter %(key)s must be a whole number of days from 0 to 3650, not %(value)r.",
+            key=key, value=value))
+    return str(int(value))
+
+
+def bounce_blacklist_rule(get_param):
+    """(count, period_days, spread_days) from ``get_param(key)``; defaults for empty values."""
+    values = []
+    for key, default in BOUNCE_BLACKLIST_DEFAULTS.items():
+        raw = get_param(key)
+        try:
+            values.append(int(normalize_param(key, raw)) if raw not in (False, None, "") else default)
+        except (TypeError, ValueError):
+            values.append(default)
+    return tuple(values)
+
+
 # ---- issue 5: gateway guard (loop limits, allowed domains, retention) ----
 
 @validator("mail.gateway.loop.minutes", "mail.gateway.loop.threshold",

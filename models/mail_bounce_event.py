@@ -1,0 +1,361 @@
+import datetime
+import logging
+import re
+
+from markupsafe import Markup
+
+from odoo import api, fields, models
+from odoo.tools import email_normalize, email_split, html2plaintext
+
+from ..tools import dsn, verp
+from ..tools.params import bounce_blacklist_rule
+
+_logger = logging.getLogger(__name__)
+# Odoo < 17 bounce addresses (bounce+<mail id>-<model>-<res id>@): read as plain bounce addresses.
+LEGACY_BOUNCE_TOKEN_RE = re.compile(r"^\d+-[\w.]+-\d+$")
+
+BOUNCE_KINDS = [
+    ("hard", "Hard bounce"),
+    ("soft", "Soft bounce"),
+    ("delay", "Delay warning"),
+    ("complaint", "Complaint"),
+    ("receipt", "Read receipt"),
+    ("unknown", "Unrecognised"),
+]
+
+
+class MailBounceEvent(models.Model):
+    """One recipient's outcome read from one delivery report; nothing is dropped.
+
+    The trace administrators look at to understand why a contact is marked as bouncing or
+    blocklisted, and what came back for an e-mail that no record could be found for.
+    """
+
+    _name = "mail.bounce.event"
+    _description = "Bounce Event"
+    _order = "date desc, id desc"
+    _rec_name = "email"
+
+    date = fields.Datetime(default=fields.Datetime.now, required=True, index=True,
+                           help="When the report was processed.")
+    email = fields.Char("Address", index="btree_not_null",
+                        help="Normalized address the report is about.")
+    email_domain = fields.Char("Domain", compute="_compute_email_domain", store=True, index="btree_not_null")
+    partner_id = fields.Many2one("res.partner", "Contact", index="btree_not_null", ondelete="set null")
+    mail_message_id = fields.Many2one("mail.message", "Original message", index="btree_not_null",
+                                      ondelete="set null")
+    model = fields.Char("Document model")
+    res_id = fields.Many2oneReference("Document ID", model_field="model")
+    kind = fields.Selection(BOUNCE_KINDS, required=True, default="unknown", index=True)
+    status = fields.Char(help="RFC 3463 status code given by the reporting server (5.x.x permanent, "
+                              "4.x.x transient).")
+    diagnostic = fields.Text(help="The diagnostic line of the reporting server.")
+    action = fields.Char(help="Action field of the report (failed, delayed, ...).")
+    report_type = fields.Char(help="delivery-status, disposition-notification, feedback-report or plain.")
+    report_message_id = fields.Char("Report Message-Id")
+    report_from = fields.Char("Report from")
+    report_attachment_id = fields.Many2one("ir.attachment", "Report", ondelete="set null",
+                                           groups="base.group_system")
+    matched_by = fields.Selection(
+        [("token", "Signed bounce address"), ("message_id", "Original Message-Id"),
+         ("address", "Address only"), ("none", "Nothing")], default="none", required=True)
+    matched = fields.Boolean(compute="_compute_matched", store=True, index=True)
+    unmatched_reason = fields.Text("Reason", help="Why the report could not be tied to a contact or an e-mail.")
+    company_id = fields.Many2one("res.company", "Company", index=True, default=lambda self: self.env.company)
+
+    @api.depends("email")
+    def _compute_email_domain(self):
+        for event in self:
+            event.email_domain = event.email.rpartition("@")[2] if event.email and "@" in event.email else False
+
+    @api.depends("partner_id", "mail_message_id", "res_id")
+    def _compute_matched(self):
+        for event in self:
+            event.matched = bool(event.partner_id or event.mail_message_id or event.res_id)
+
+    def action_open_document(self):
+        self.ensure_one()
+        if not self.model or not self.res_id:
+            return False
+        return {"type": "ir.actions.act_window", "res_model": self.model, "res_id": self.res_id,
+                "view_mode": "form"}
+
+    # ------------------------------------------------------------------
+    # automatic blocklist
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _check_auto_blacklist(self, emails):
+        """Blocklist the addresses whose hard bounces meet the rule; return those added.
+
+        Rule (system parameters): ``count`` hard bounces within the last ``period`` days,
+        the first and the last at least ``spread`` days apart, so one bad day at a mail
+        server never blocklists anybody. One query whatever the number of addresses.
+        """
+        emails = sorted({email_normalize(e) for e in emails if e} - {False, None})
+        if not emails:
+            return []
+        count, period, spread = bounce_blacklist_rule(self.env["ir.config_parameter"].sudo().get_param)
+        since = fields.Datetime.now() - datetime.timedelta(days=period)
+        self.flush_model(["email", "kind", "date"])
+        self.env.cr.execute("""
+            SELECT ev.email, COUNT(*), MIN(ev.date), MAX(ev.date)
+              FROM mail_bounce_event ev
+         LEFT JOIN mail_blacklist bl ON bl.email = ev.email AND bl.active
+             WHERE ev.email IN %s AND ev.kind = 'hard' AND ev.date >= %s AND bl.id IS NULL
+          GROUP BY ev.email
+            HAVING COUNT(*) >= %s AND MAX(ev.date) - MIN(ev.date) >= %s
+        """, [tuple(emails), since, count, datetime.timedelta(days=spread)])
+        added = []
+        for email, number, first, last in self.env.cr.fetchall():
+            reason = self.env._(
+                "Automatically blocklisted: %(number)s hard bounces between %(first)s and %(last)s "
+                "(rule: %(count)s hard bounces within %(period)s days, at least %(spread)s days "
+                "between the first and the last). See Settings > Technical > Email > Bounces.",
+                number=number, first=fields.Datetime.to_string(first), last=fields.Datetime.to_string(last),
+                count=count, period=period, spread=spread)
+            self._blacklist_with_reason(email, reason)
+            added.append(email)
+        return added
+
+    @api.model
+    def _blacklist_with_reason(self, email, reason):
+        """Add ``email`` to the blocklist, saying why there and on the contacts' chatter."""
+        body = Markup("<p>%s</p>") % reason
+        self.env["mail.blacklist"].sudo()._add(email, message=body)
+        partners = self.env["res.partner"].sudo().with_context(active_test=False).search(
+            [("email_normalized", "=", email)])
+        for partner in partners:
+            partner.message_post(body=body, subtype_xmlid="mail.mt_note")
+
+    # ------------------------------------------------------------------
+    # reading reports (called by mail.thread's bounce methods)
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _normalize(self, email):
+        return email_normalize(email or "") or False
+
+    @api.model
+    def _signed_bounce_addresses(self, message_dict):
+        """(address, token) pairs of the message's recipients that are signed bounce addresses."""
+        candidates = email_split(",".join(filter(None, [message_dict.get("to"), message_dict.get("recipients")])))
+        candidates = [addr for addr in candidates if "+" in addr.partition("@")[0]]
+        if not candidates:
+            return []
+        aliases = {email for email in self.env["mail.alias.domain"].sudo().search([]).mapped("bounce_email") if email}
+        found = []
+        for address in dict.fromkeys(addr.lower() for addr in candidates):
+            token = verp.split_address(address, aliases)
+            if token and not LEGACY_BOUNCE_TOKEN_RE.match(token):
+                found.append((address, token))
+        return found
+
+    @api.model
+    def _verify_bounce_token(self, message_dict):
+        """{'state': ok/forged/expired, 'data', 'address'}, or None without a signed address."""
+        signed = self._signed_bounce_addresses(message_dict)
+        if not signed:
+            return None
+        secret = self.env["ir.config_parameter"].sudo().get_param("database.secret") or ""
+        result = None
+        for address, token in signed:
+            state, data = verp.verify(secret, token)
+            result = {"state": state, "data": data, "address": address}
+            if state == verp.OK:
+                break
+        return result
+
+    @api.model
+    def _parse_extract_bounce(self, email_message, message_dict, values, error=None):
+        """Complete the stock bounce values with the report and the signed address."""
+        report = dsn.parse_report(email_message)
+        dsn.repair_charsets(email_message)
+        if error and not report.get("error"):
+            report["error"] = f"the report could not be read ({error})"
+        values = dict(values, bounce_report=report)
+        values["bounce_token"] = token = self._verify_bounce_token(message_dict)
+        Message = self.env["mail.message"].sudo()
+        if token and token["state"] == verp.OK:
+            message = Message.browse(token["data"]["message_id"]).exists()
+            partner = self.env["res.partner"].sudo().browse(token["data"]["partner_id"]).exists() \
+                if token["data"]["partner_id"] else self.env["res.partner"].sudo()
+            if message:
+                values["bounced_message"] = message
+                values["bounced_msg_ids"] = [message.message_id] if message.message_id else values.get("bounced_msg_ids")
+            if partner:
+                values["bounced_partner"] = partner
+                values["bounced_email"] = partner.email_normalized or values.get("bounced_email")
+        elif not values.get("bounced_message") and report["original_message_ids"]:
+            # plain-text bounces quote the original inline: look its Message-Id up (indexed)
+            message = Message.search([("message_id", "in", report["original_message_ids"])], order="id desc", limit=1)
+            if message:
+                values["bounced_message"] = message
+                values["bounced_msg_ids"] = report["original_message_ids"]
+        return values
+
+    @api.model
+    def _record_parsed_bounce(self, message_dict):
+        """Event for a bounce given as already parsed values (stock callers): a hard bounce."""
+        email = self._normalize(message_dict.get("bounced_email"))
+        message = message_dict.get("bounced_message") or self.env["mail.message"]
+        partner = message_dict.get("bounced_partner") or self.env["res.partner"]
+        body = html2plaintext(message_dict.get("body") or "")
+        self.sudo().create({
+            "email": email, "partner_id": partner[:1].id, "mail_message_id": message[:1].id,
+            "model": message[:1].model, "res_id": message[:1].res_id, "kind": "hard",
+            "diagnostic": body[:2000] or False,
+            "report_message_id": message_dict.get("message_id"), "report_from": message_dict.get("email_from"),
+            "matched_by": "message_id" if message else ("address" if partner else "none"),
+            "unmatched_reason": False if (partner or message) else self.env._("No contact and no original e-mail given."),
+        })
+        if email:
+            self._check_auto_blacklist([email])
+
+    @api.model
+    def _process_report(self, email_message, message_dict, stock_effects):
+        """Record and apply a parsed report; never raises, never drops it."""
+        report = message_dict["bounce_report"]
+        try:
+            with self.env.cr.savepoint():
+                return self._apply_report(email_message, message_dict, report, stock_effects)
+        except Exception as exc:  # noqa: BLE001 - never lose the report, never break the gateway
+            _logger.exception("Bounce report %s could not be processed", message_dict.get("message_id"))
+            self.sudo().create({
+                **self._report_values(email_message, message_dict, report),
+                "kind": report.get("kind") or "unknown",
+                "unmatched_reason": self.env._("Processing the report failed: %(error)s",
+                                               error=f"{type(exc).__name__}: {str(exc)[:300]}"),
+            })
+            return self._no_bounce_values()
+
+    @api.model
+    def _no_bounce_values(self):
+        """Bounce values telling callers that nothing bounced hard."""
+        return {"bounced_email": False, "bounced_partner": self.env["res.partner"].sudo(),
+                "bounced_msg_ids": False, "bounced_message": self.env["mail.message"].sudo()}
+
+    @api.model
+    def _report_values(self, email_message, message_dict, report):
+        """Values shared by every event of one report, the report itself attached."""
+        raw = b""
+        if email_message:
+            try:
+                raw = email_message.as_bytes()
+            except Exception:  # noqa: BLE001
+                try:
+                    raw = email_message.as_string().encode("utf-8", "replace")
+                except Exception:  # noqa: BLE001
+                    raw = b""
+        attachment = self.env["ir.attachment"].sudo().create({
+            "name": "delivery-report.eml", "raw": raw, "mimetype": "message/rfc822",
+            "res_model": self._name,
+        }) if raw else self.env["ir.attachment"]
+        return {
+            "report_type": report.get("report_type"),
+            "report_message_id": message_dict.get("message_id"),
+            "report_from": message_dict.get("email_from"),
+            "report_attachment_id": attachment.id,
+        }
+
+    def _link_report(self, common):
+        if common.get("report_attachment_id") and self:
+            self.env["ir.attachment"].sudo().browse(common["report_attachment_id"]).write({"res_id": self[0].id})
+
+    @api.model
+    def _apply_report(self, email_message, message_dict, report, stock_effects):
+        """Apply the report; return the bounce values of its (last) hard bounce, or none."""
+        Event = self.sudo()
+        outer = self._no_bounce_values()
+        Partner = self.env["res.partner"].sudo()
+        common = self._report_values(email_message, message_dict, report)
+        token = message_dict.get("bounce_token")
+        if token and token["state"] != verp.OK:
+            detail = self.env._(
+                "Report sent to %(address)s: the signed bounce address is %(state)s, so the report was "
+                "not applied to any contact.", address=token["address"],
+                state=self.env._("expired") if token["state"] == verp.EXPIRED else self.env._("forged"))
+            self.env["mail.gateway.quarantine"]._quarantine(email_message, "forged_bounce", detail)
+            Event.create([{
+                **common, "email": rcpt.get("email") or False, "kind": rcpt["kind"],
+                "status": rcpt.get("status") or False, "diagnostic": rcpt.get("diagnostic") or False,
+                "action": rcpt.get("action") or False, "unmatched_reason": detail,
+            } for rcpt in report["recipients"]] or [{**common, "kind": report["kind"], "unmatched_reason": detail}]
+            )._link_report(common)
+            return outer
+
+        original = (message_dict.get("bounced_message") or self.env["mail.message"].sudo())[:1]
+        stock_email = self._normalize(message_dict.get("bounced_email"))
+        stock_partner = message_dict.get("bounced_partner") or Partner
+        token_ok = bool(token and token["state"] == verp.OK)
+        recipients = [dict(rcpt) for rcpt in report["recipients"]]
+        if not recipients and (stock_email or (token_ok and stock_partner)):
+            recipients = [{"email": None, "kind": "unknown", "status": "", "diagnostic": "", "action": ""}]
+        # one block without Final-Recipient is the recipient the stock lookup found
+        anonymous = [rcpt for rcpt in recipients if not rcpt.get("email")]
+        if len(anonymous) == 1 and (stock_email or stock_partner):
+            anonymous[0]["email"] = stock_email or stock_partner[:1].email_normalized
+            anonymous[0]["partners"] = stock_partner
+        if token_ok and stock_partner and len(recipients) == 1:
+            # the signed address names the recipient, whatever address the report quotes
+            recipients[0]["partners"] = stock_partner
+            recipients[0]["email"] = stock_partner[:1].email_normalized or recipients[0].get("email")
+        emails = {rcpt["email"] for rcpt in recipients if rcpt.get("email") and "partners" not in rcpt}
+        by_email = {}
+        if emails:
+            for partner in Partner.search([("email_normalized", "in", list(emails))]):
+                by_email[partner.email_normalized] = by_email.get(partner.email_normalized, Partner) | partner
+
+        matched_by = "token" if token_ok else "message_id"
+        values_list, hard_emails = [], []
+        for rcpt in recipients:
+            email = rcpt.get("email") or False
+            partners = rcpt.get("partners") or by_email.get(email) or Partner
+            kind = rcpt["kind"]
+            if kind == "hard" and (email or partners):
+                reason = dsn.readable_reason(rcpt)
+                human = (report.get("human_text") or "")[:800]
+                failure = "\n\n".join(part for part in (reason, human) if part)
+                values = dict(
+                    message_dict, bounced_email=email, bounced_partner=partners, bounced_message=original,
+                    bounced_msg_ids=message_dict.get("bounced_msg_ids") or report["original_message_ids"] or False,
+                    body=Markup("<p>%s</p>") % Markup("<br/>").join(failure.split("\n")))
+                stock_effects(values)
+                outer = {key: values[key] for key in (*outer, "body")}
+                if email:
+                    hard_emails.append(email)
+            elif kind == "complaint" and email:
+                self._blacklist_with_reason(email, self.env._(
+                    "Blocklisted after a complaint (abuse report, %(feedback)s) received from %(sender)s: "
+                    "the recipient does not want these e-mails.",
+                    feedback=rcpt.get("diagnostic") or "abuse", sender=message_dict.get("email_from") or "?"))
+            unmatched = False
+            if not partners and not original:
+                unmatched = report.get("error") or self.env._(
+                    "No contact with the address %(email)s and no original e-mail found (Message-Ids: %(ids)s).",
+                    email=email or self.env._("(none)"),
+                    ids=", ".join(report["original_message_ids"]) or self.env._("none"))
+            values_list.append({
+                **common, "email": email, "partner_id": partners[:1].id, "mail_message_id": original.id,
+                "model": original.model, "res_id": original.res_id, "kind": kind,
+                "status": rcpt.get("status") or False, "diagnostic": rcpt.get("diagnostic") or False,
+                "action": rcpt.get("action") or False,
+                "matched_by": "none" if unmatched else (matched_by if original or token_ok else "address"),
+                "unmatched_reason": unmatched,
+            })
+        if not values_list:
+            values_list.append({
+                **common, "kind": report.get("kind") or "unknown", "mail_message_id": original.id,
+                "model": original.model, "res_id": original.res_id,
+                "matched_by": matched_by if original else "none",
+                "unmatched_reason": False if original else (report.get("error") or self.env._(
+                    "The report names no recipient and quotes no known e-mail (Message-Ids: %(ids)s).",
+                    ids=", ".join(report["original_message_ids"]) or self.env._("none"))),
+            })
+        events = Event.create(values_list)
+        events._link_report(common)
+        if hard_emails:
+            self._check_auto_blacklist(hard_emails)
+        _logger.info("Bounce report %s from %s: %s", message_dict.get("message_id"), message_dict.get("email_from"),
+                     ", ".join(f"{event.email or '?'} {event.kind}" for event in events))
+        return outer
