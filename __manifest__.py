@@ -19,6 +19,8 @@
         # issue 4: bounces
         # issue 5: gateway guard
         # issue 6: incoming servers
+        "data/fetchmail_server_data.xml",
+        "views/fetchmail_server_views.xml",
         # issue 7: DNS checks
         # issue 8: outgoing queue
     ],

@@ -9,5 +9,8 @@ from . import ir_mail_server
 # issue 4: bounces
 # issue 5: gateway guard
 # issue 6: incoming servers
+from . import fetchmail_server
+from . import fetchmail_server_folder
+from . import fetchmail_message_key
 # issue 7: DNS checks
 # issue 8: outgoing queue

@@ -49,6 +49,13 @@ def positive_integer(key, value):
 
 # ---- issue 6: incoming servers ----
 
+
+@validator("mail_deliverability.fetchmail_batch_size", "mail_deliverability.fetchmail_time_budget",
+           "mail_deliverability.fetchmail_timeout")
+def fetchmail_positive_integer(key, value):
+    """Messages per committed batch, seconds per cron run, seconds per network wait."""
+    return positive_integer(key, value)
+
 # ---- issue 7: DNS checks (resolver) ----
 
 # ---- issue 8: outgoing queue ----

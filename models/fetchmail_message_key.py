@@ -1,0 +1,51 @@
+from odoo import api, fields, models
+
+KEY_RETENTION_DAYS = 90
+
+
+class FetchmailMessageKey(models.Model):
+    """One row per incoming message an incoming server handled, keyed on its Message-Id.
+
+    The unique index is the lock two concurrent workers respect: the second insert of a key
+    waits for the first transaction and then fails, so a message delivered twice (two copies,
+    two folders, two servers) is processed once.  Message-Ids alone are not enough, because
+    a concurrent worker's REPEATABLE READ snapshot cannot see the other's mail.message.
+    """
+
+    _name = "fetchmail.message.key"
+    _description = "Incoming message already handled"
+    _log_access = False
+
+    key = fields.Char(required=True, readonly=True,
+                      help="Message-Id of the message, or a digest of its source when it has none.")
+    fetchmail_server_id = fields.Many2one("fetchmail.server", "Incoming server", ondelete="set null", readonly=True)
+    outcome = fields.Selection([("processed", "Processed"), ("quarantined", "Quarantined")], readonly=True)
+    handled_date = fields.Datetime(readonly=True, index=True, default=fields.Datetime.now)
+
+    _sql_constraints = [("key_unique", "UNIQUE(key)", "An incoming message is handled once.")]
+
+    @api.model
+    def _claim(self, key, server_id, outcome):
+        """Insert ``key``; return False when another transaction holds or committed it.
+
+        Runs in its own savepoint: a concurrent insert waits for the other transaction,
+        then raises (unique or serialization error), which only rolls back this savepoint.
+        """
+        import psycopg2.errors  # noqa: PLC0415
+        cr = self.env.cr
+        try:
+            with cr.savepoint(flush=False):
+                cr.execute(
+                    "INSERT INTO fetchmail_message_key (key, fetchmail_server_id, outcome, handled_date)"
+                    " VALUES (%s, %s, %s, now() at time zone 'UTC') ON CONFLICT (key) DO NOTHING RETURNING id",
+                    [key, server_id, outcome])
+                return bool(cr.fetchone())
+        except (psycopg2.errors.UniqueViolation, psycopg2.errors.SerializationFailure):
+            return False
+
+    @api.autovacuum
+    def _gc_keys(self):
+        """Old keys go: by then Odoo's own Message-Id check on mail.message suffices."""
+        self.env.cr.execute(
+            "DELETE FROM fetchmail_message_key WHERE handled_date < (now() at time zone 'UTC') - %s * interval '1 day'",
+            [KEY_RETENTION_DAYS])
