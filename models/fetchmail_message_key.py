@@ -3,6 +3,10 @@ from odoo import api, fields, models
 KEY_RETENTION_DAYS = 90
 
 
+class ClaimDeferred(Exception):
+    """Two workers waited on each other's keys (deadlock): leave the message for the next run."""
+
+
 class FetchmailMessageKey(models.Model):
     """One row per incoming message an incoming server handled, keyed on its Message-Id.
 
@@ -30,6 +34,7 @@ class FetchmailMessageKey(models.Model):
 
         Runs in its own savepoint: a concurrent insert waits for the other transaction,
         then raises (unique or serialization error), which only rolls back this savepoint.
+        A deadlock between two workers raises ClaimDeferred: nobody knows yet who wins.
         """
         import psycopg2.errors  # noqa: PLC0415
         cr = self.env.cr
@@ -38,10 +43,12 @@ class FetchmailMessageKey(models.Model):
                 cr.execute(
                     "INSERT INTO fetchmail_message_key (key, fetchmail_server_id, outcome, handled_date)"
                     " VALUES (%s, %s, %s, now() at time zone 'UTC') ON CONFLICT (key) DO NOTHING RETURNING id",
-                    [key, server_id, outcome])
+                    [key, server_id, outcome], log_exceptions=False)  # a lost race is expected
                 return bool(cr.fetchone())
         except (psycopg2.errors.UniqueViolation, psycopg2.errors.SerializationFailure):
             return False
+        except psycopg2.errors.DeadlockDetected as error:
+            raise ClaimDeferred(key) from error
 
     @api.autovacuum
     def _gc_keys(self):

@@ -5,9 +5,12 @@ import poplib
 import re
 import time
 
+import psycopg2.errors
+
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
+from .fetchmail_message_key import ClaimDeferred
 from ..tools.fetchmail import (
     FolderMissing, LoginFailed, connection_failure_cause, malformed_reason, message_headers, message_key,
 )
@@ -20,6 +23,9 @@ PARAM_TIMEOUT = "mail_deliverability.fetchmail_timeout"
 DEFAULT_BATCH = 50
 DEFAULT_BUDGET = 240  # seconds: inside the 5-minute interval of the fetch cron
 DEFAULT_TIMEOUT = 60
+
+TRANSIENT_DB_ERRORS = (
+    psycopg2.errors.SerializationFailure, psycopg2.errors.DeadlockDetected, psycopg2.errors.LockNotAvailable)
 
 # what a message became: done ones are flagged / moved / deleted on the mail server
 DONE = ("processed", "duplicate", "quarantined")
@@ -265,6 +271,10 @@ class FetchmailServer(models.Model):
                     ).message_process(
                         self.object_id.model, raw, save_original=self.original, strip_attachments=not self.attach)
                 return "processed"
+            except (ClaimDeferred, *TRANSIENT_DB_ERRORS):
+                # another worker's transaction was in the way: not the message's fault, retry later
+                _logger.info("Message %s from server %s deferred.", key, self.name, exc_info=True)
+                return "failed"
             except Exception as exc:  # noqa: BLE001 - any failure sends the message to the quarantine
                 _logger.info("Message %s from server %s failed; quarantined.", key, self.name, exc_info=True)
                 reason, detail = "processing_error", f"{type(exc).__name__}: {exc}"
@@ -278,6 +288,8 @@ class FetchmailServer(models.Model):
                 self.env["mail.gateway.quarantine"]._quarantine(
                     raw, reason, detail, fetchmail_server_id=self.id, raw_message=base64.b64encode(raw), **extra)
             return "quarantined"
+        except ClaimDeferred:
+            return "failed"
         except Exception:  # noqa: BLE001 - left on the mail server for the next run
             _logger.exception("Message %s from server %s could not be quarantined.", key, self.name)
             return "failed"

@@ -1,10 +1,12 @@
 import socket
+import threading
 from unittest.mock import patch
 
+from odoo import SUPERUSER_ID, api
 from odoo.exceptions import UserError
-from odoo.tests import tagged
+from odoo.tests import TransactionCase, tagged
 
-from .dovecot import email_bytes
+from .dovecot import Dovecot, email_bytes, new_user
 from .fetchmail_common import FetchmailDovecotCase
 
 DSN = (
@@ -271,3 +273,145 @@ class TestFetchmailImap(FetchmailDovecotCase):
         with self.assertRaises(Exception):
             self.server.with_user(user).read(["password"])
         self.assertEqual(self.server.read(["password"])[0]["password"], self.dovecot.password)
+
+
+@tagged("post_install", "-at_install")
+class TestFetchmailTwoWorkers(TransactionCase):
+    """Two cron workers at once, each in its own thread with its own committed cursor.
+
+    The rows they need (servers) are committed in separate cursors and removed afterwards,
+    as the workers cannot see the test transaction.
+    """
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.dovecot = Dovecot().start()
+        cls.addClassCleanup(cls.dovecot.cleanup)
+
+    def setUp(self):
+        super().setUp()
+        self.box = new_user(self.dovecot, f"user{300 + len(self.dovecot.__dict__.setdefault('_boxes', []))}")
+        self.dovecot._boxes.append(self.box)
+        self.box.create_folder("INBOX")
+        self.server_ids = []
+        self.cron_active = self.env.ref("mail.ir_cron_mail_gateway_action").active
+        self.addCleanup(self._cleanup)
+
+    def committed_env(self):
+        return self.registry.cursor()
+
+    def make_server(self, name):
+        with self.committed_env() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            server = env["fetchmail.server"].create({
+                "name": name, "server_type": "imap", "server": "127.0.0.1", "port": self.dovecot.imap_port,
+                "user": self.box.user, "password": self.dovecot.password, "state": "done",
+                "object_id": env["ir.model"]._get("mail.test.gateway").id})
+            self.server_ids.append(server.id)
+            return server.id
+
+    def _cleanup(self):
+        with self.committed_env() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            servers = env["fetchmail.server"].browse(self.server_ids).exists()
+            keys = env["fetchmail.message.key"].search([("fetchmail_server_id", "in", servers.ids)])
+            env["mail.test.gateway"].search([("name", "=like", "Worker %")]).unlink()
+            env["mail.gateway.quarantine"].search([("fetchmail_server_id", "in", servers.ids)]).unlink()
+            keys.unlink()
+            servers.unlink()
+            env.ref("mail.ir_cron_mail_gateway_action").active = self.cron_active
+
+    def committed(self, query, params=()):
+        with self.committed_env() as cr:
+            cr.execute(query, params)
+            return cr.fetchall()
+
+    def run_workers(self, targets):
+        """Run each target(env) in its own thread and cursor; re-raise the first error."""
+        errors = []
+
+        def work(target):
+            try:
+                with self.committed_env() as cr:
+                    target(api.Environment(cr, SUPERUSER_ID, {}))
+            except BaseException as error:  # noqa: BLE001 - reported to the test thread
+                errors.append(error)
+
+        threads = [threading.Thread(target=work, args=(target,)) for target in targets]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+        self.assertFalse([t for t in threads if t.is_alive()], "a worker hangs")
+        if errors:
+            raise errors[0]
+
+    def test_two_crons_same_server(self):
+        """Two cron runs at once: the second skips the server the first holds."""
+        for i in range(30):
+            self.box.deliver(email_bytes(f"<w1-{i}@customer.example.org>", subject=f"Worker A {i}",
+                                         to="someone@elsewhere.example.org", sender=f"w{i}@customer.example.org"))
+        server_id = self.make_server("Worker server")
+        Server = type(self.env["fetchmail.server"])
+        original_lock, original_fetch = Server._md_lock, Server._md_fetch
+        attempts, both_tried = [], threading.Event()
+
+        def lock(this):
+            result = original_lock(this)
+            if len(attempts) < 2:
+                attempts.append(result)
+                if len(attempts) == 2:
+                    both_tried.set()
+            return result
+
+        def fetch(this, deadline):
+            both_tried.wait(20)  # the holder waits until the other worker tried
+            return original_fetch(this, deadline)
+
+        def cron(env):
+            env["fetchmail.server"].browse(server_id).fetch_mail(raise_exception=False)
+
+        with patch.object(Server, "_md_lock", lock), patch.object(Server, "_md_fetch", fetch):
+            self.run_workers([cron, cron])
+        self.assertEqual(sorted(attempts), [False, True], "one worker held the row, the other skipped it")
+        [(count,)] = self.committed("SELECT count(*) FROM mail_test_gateway WHERE name LIKE 'Worker A %%'")
+        self.assertEqual(count, 30)
+        [(fetched,)] = self.committed("SELECT md_fetched_count FROM fetchmail_server WHERE id = %s", [server_id])
+        self.assertEqual(fetched, 30)
+        self.assertTrue(all("\\Seen" in f for f in self.box.flags().values()))
+
+    def test_two_servers_same_mailbox_at_once(self):
+        """Two servers on the same mailbox fetched at the same moment by two workers: the
+        Message-Id lock makes every message one record."""
+        for i in range(40):
+            self.box.deliver(email_bytes(f"<w2-{i}@customer.example.org>", subject=f"Worker B {i}",
+                                         to="someone@elsewhere.example.org", sender=f"v{i}@customer.example.org"))
+        first, second = self.make_server("Worker one"), self.make_server("Worker two")
+        self.env["ir.config_parameter"].flush_model()
+        Server = type(self.env["fetchmail.server"])
+        original_fetch = Server._md_fetch
+        barrier = threading.Barrier(2, timeout=20)
+
+        def fetch(this, deadline):
+            barrier.wait()
+            return original_fetch(this, deadline)
+
+        def worker(server_id):
+            return lambda env: env["fetchmail.server"].browse(server_id).fetch_mail(raise_exception=False)
+
+        with patch.object(Server, "_md_fetch", fetch):
+            self.run_workers([worker(first), worker(second)])
+        [(count,)] = self.committed("SELECT count(*) FROM mail_test_gateway WHERE name LIKE 'Worker B %%'")
+        [(distinct,)] = self.committed(
+            "SELECT count(DISTINCT message_id) FROM mail_message WHERE message_id LIKE '<w2-%%'")
+        [(messages,)] = self.committed("SELECT count(*) FROM mail_message WHERE message_id LIKE '<w2-%%'")
+        self.assertEqual((count, distinct, messages), (40, 40, 40))
+        stats = self.committed("SELECT md_fetched_count, md_failed_count, md_quarantined_count FROM fetchmail_server"
+                               " WHERE id IN %s", [(first, second)])
+        self.assertEqual(sum(row[0] for row in stats) + sum(row[1] for row in stats), 40)
+        # whatever was deferred is done by the next run; the mailbox ends all read
+        self.run_workers([worker(first)])
+        self.assertTrue(all("\\Seen" in f for f in self.box.flags().values()))
+        self.assertEqual(self.committed("SELECT count(*) FROM mail_test_gateway WHERE name LIKE 'Worker B %%'"),
+                         [(40,)])
