@@ -8,7 +8,7 @@ import time
 import psycopg2.errors
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
 
 from .fetchmail_message_key import ClaimDeferred
 from ..tools.fetchmail import (
@@ -68,8 +68,9 @@ class FetchmailServer(models.Model):
         for server in self:
             for name in server._md_folder_names() + [server.md_move_to or ""]:
                 if re.search(r"[\r\n\x00]", name):
-                    raise UserError(self.env._(
-                        "Folders and Move processed messages to cannot contain line breaks: %(name)r.", name=name))
+                    raise ValidationError(self.env._(
+                        "Folders and Move processed messages to cannot contain line breaks: %(name)r. "
+                        "Write each folder name on one line, separated by commas.", name=name))
 
     def _md_folder_names(self):
         self.ensure_one()

@@ -59,7 +59,7 @@ class FetchmailDovecotCase(TransactionCase):
         vals.update(values)
         return self.env["fetchmail.server"].create(vals)
 
-    def fetch(self, server=None, commits=None):
+    def fetch(self, server=None, commits=None, cron=False):
         """Run the fetch as the cron would, in its own (test) cursor; ``commits`` collects
         the commit points."""
         server = server or self.server
@@ -74,7 +74,10 @@ class FetchmailDovecotCase(TransactionCase):
 
         with patch.object(Server, "_md_commit", counting_commit), self.registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
-            env["fetchmail.server"].browse(server.id).fetch_mail(raise_exception=False)
+            if cron:  # what the scheduled action runs: every confirmed server
+                env["fetchmail.server"]._fetch_mails()
+            else:
+                env["fetchmail.server"].browse(server.id).fetch_mail(raise_exception=False)
         self.env.invalidate_all()
 
     def records(self, subject=None):

@@ -3,7 +3,7 @@ import threading
 from unittest.mock import patch
 
 from odoo import SUPERUSER_ID, api
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tests import TransactionCase, tagged
 
 from .dovecot import Dovecot, email_bytes, new_user
@@ -31,7 +31,7 @@ class TestFetchmailImap(FetchmailDovecotCase):
         once, all flagged read, nothing quarantined; a second run does nothing."""
         self.box.deliver(email_bytes("<new-1@customer.example.org>", subject="Need help"))
         commits = []
-        self.fetch(commits=commits)
+        self.fetch(commits=commits, cron=True)
         record = self.records("Need help")
         self.assertEqual(len(record), 1)
         self.box.deliver(email_bytes("<reply-1@customer.example.org>", subject="Re: Need help",
@@ -264,6 +264,12 @@ class TestFetchmailImap(FetchmailDovecotCase):
         good = self.make_server(state="draft")
         good.button_confirm_login()
         self.assertEqual(good.state, "done")
+
+    def test_folder_names_without_line_breaks(self):
+        with self.assertRaises(ValidationError):
+            self.server.md_folders = "INBOX\r\nA1 LOGOUT"
+        with self.assertRaises(ValidationError):
+            self.server.md_move_to = "Done\nA2 DELETE INBOX"
 
     def test_password_admin_only(self):
         self.assertEqual(self.env["fetchmail.server"]._fields["password"].groups, "base.group_system")
