@@ -3,6 +3,10 @@ from odoo import api, fields, models
 KEY_RETENTION_DAYS = 90
 
 
+class ClaimLost(Exception):
+    """The message was already handled (here or by a concurrent worker)."""
+
+
 class ClaimDeferred(Exception):
     """Two workers waited on each other's keys (deadlock): leave the message for the next run."""
 
@@ -30,25 +34,26 @@ class FetchmailMessageKey(models.Model):
 
     @api.model
     def _claim(self, key, server_id, outcome):
-        """Insert ``key``; return False when another transaction holds or committed it.
+        """Insert ``key`` or raise ClaimLost when another transaction holds or committed it.
 
-        Runs in its own savepoint: a concurrent insert waits for the other transaction,
-        then raises (unique or serialization error), which only rolls back this savepoint.
-        A deadlock between two workers raises ClaimDeferred: nobody knows yet who wins.
+        Call it inside the savepoint of the message's processing: a concurrent insert waits
+        for the other transaction, then fails (unique or serialization error), and the error
+        rolls that savepoint back. A deadlock between two workers raises ClaimDeferred:
+        nobody knows yet who wins.
         """
         import psycopg2.errors  # noqa: PLC0415
         cr = self.env.cr
         try:
-            with cr.savepoint(flush=False):
-                cr.execute(
-                    "INSERT INTO fetchmail_message_key (key, fetchmail_server_id, outcome, handled_date)"
-                    " VALUES (%s, %s, %s, now() at time zone 'UTC') ON CONFLICT (key) DO NOTHING RETURNING id",
-                    [key, server_id, outcome], log_exceptions=False)  # a lost race is expected
-                return bool(cr.fetchone())
-        except (psycopg2.errors.UniqueViolation, psycopg2.errors.SerializationFailure):
-            return False
+            cr.execute(
+                "INSERT INTO fetchmail_message_key (key, fetchmail_server_id, outcome, handled_date)"
+                " VALUES (%s, %s, %s, now() at time zone 'UTC') ON CONFLICT (key) DO NOTHING RETURNING id",
+                [key, server_id, outcome], log_exceptions=False)  # a lost race is expected
+        except (psycopg2.errors.UniqueViolation, psycopg2.errors.SerializationFailure) as error:
+            raise ClaimLost(key) from error
         except psycopg2.errors.DeadlockDetected as error:
             raise ClaimDeferred(key) from error
+        if not cr.fetchone():
+            raise ClaimLost(key)
 
     @api.autovacuum
     def _gc_keys(self):

@@ -10,7 +10,7 @@ import psycopg2.errors
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
-from .fetchmail_message_key import ClaimDeferred
+from .fetchmail_message_key import ClaimDeferred, ClaimLost
 from ..tools.fetchmail import (
     FolderMissing, LoginFailed, connection_failure_cause, malformed_reason, message_headers, message_key,
 )
@@ -265,13 +265,14 @@ class FetchmailServer(models.Model):
         if not detail:
             try:
                 with self.env.cr.savepoint():
-                    if not Key._claim(key, self.id, "processed"):
-                        return "duplicate"
+                    Key._claim(key, self.id, "processed")
                     self.env["mail.thread"].with_context(
                         fetchmail_cron_running=True, default_fetchmail_server_id=self.id,
                     ).message_process(
                         self.object_id.model, raw, save_original=self.original, strip_attachments=not self.attach)
                 return "processed"
+            except ClaimLost:
+                return "duplicate"
             except (ClaimDeferred, *TRANSIENT_DB_ERRORS):
                 # another worker's transaction was in the way: not the message's fault, retry later
                 _logger.info("Message %s from server %s deferred.", key, self.name, exc_info=True)
@@ -281,15 +282,16 @@ class FetchmailServer(models.Model):
                 reason, detail = "processing_error", f"{type(exc).__name__}: {exc}"
         try:
             with self.env.cr.savepoint():
-                if not Key._claim(key, self.id, "quarantined"):
-                    return "duplicate"
+                Key._claim(key, self.id, "quarantined")
                 # raw_message given encoded (a Binary field takes base64); the Message-Id is the
                 # key the same message is recognised by when it comes again
                 extra = {"message_id": key} if not key.startswith("sha256:") else {}
                 self.env["mail.gateway.quarantine"]._quarantine(
                     raw, reason, detail, fetchmail_server_id=self.id, raw_message=base64.b64encode(raw), **extra)
             return "quarantined"
-        except ClaimDeferred:
+        except ClaimLost:
+            return "duplicate"
+        except (ClaimDeferred, *TRANSIENT_DB_ERRORS):
             return "failed"
         except Exception:  # noqa: BLE001 - left on the mail server for the next run
             _logger.exception("Message %s from server %s could not be quarantined.", key, self.name)
