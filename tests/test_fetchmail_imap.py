@@ -5,6 +5,7 @@ from unittest.mock import patch
 from odoo import SUPERUSER_ID, api
 from odoo.exceptions import UserError, ValidationError
 from odoo.tests import TransactionCase, tagged
+from odoo.tools.convert import convert_file
 
 from .dovecot import Dovecot, email_bytes, new_user
 from .fetchmail_common import FetchmailDovecotCase
@@ -235,6 +236,19 @@ class TestFetchmailImap(FetchmailDovecotCase):
         cron = self.env.ref("mail.ir_cron_mail_gateway_action")
         self.assertEqual((cron.interval_number, cron.interval_type), (5, "minutes"))
         self.assertTrue(cron.active, "confirming a server enables the fetch")
+        # an administrator's interval survives an upgrade of the module
+        cron.interval_number = 15
+        convert_file(self.env, "mail_deliverability", "data/fetchmail_server_data.xml", {},
+                     mode="update", noupdate=True)
+        self.assertEqual(cron.interval_number, 15)
+
+    def test_stats_on_form_and_list(self):
+        views = self.env["fetchmail.server"].get_views([(False, "form"), (False, "list")])["views"]
+        for view_type in ("form", "list"):
+            arch = views[view_type]["arch"]
+            for field in ("md_fetched_count", "md_quarantined_count", "md_failed_count", "md_last_error", "date"):
+                self.assertIn(f'name="{field}"', arch, f"{field} on the {view_type} view")
+        self.assertIn('name="md_move_to"', views["form"]["arch"])
 
     def test_confirm_names_the_cause(self):
         """Test & Confirm: refused, timeout, TLS, authentication, folder missing, in words."""
@@ -307,11 +321,12 @@ class TestFetchmailTwoWorkers(TransactionCase):
     def committed_env(self):
         return self.registry.cursor()
 
-    def make_server(self, name):
+    def make_server(self, name, server_type="imap"):
         with self.committed_env() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
+            port = self.dovecot.imap_port if server_type == "imap" else self.dovecot.pop3_port
             server = env["fetchmail.server"].create({
-                "name": name, "server_type": "imap", "server": "127.0.0.1", "port": self.dovecot.imap_port,
+                "name": name, "server_type": server_type, "server": "127.0.0.1", "port": port,
                 "user": self.box.user, "password": self.dovecot.password, "state": "done",
                 "object_id": env["ir.model"]._get("mail.test.gateway").id})
             self.server_ids.append(server.id)
@@ -390,10 +405,18 @@ class TestFetchmailTwoWorkers(TransactionCase):
     def test_two_servers_same_mailbox_at_once(self):
         """Two servers on the same mailbox fetched at the same moment by two workers: the
         Message-Id lock makes every message one record."""
+        self._two_servers_same_mailbox("imap")
+
+    def test_two_pop_servers_same_mailbox_at_once(self):
+        """The same with POP: one record per message, and the mailbox ends empty."""
+        self._two_servers_same_mailbox("pop")
+        self.assertEqual(self.box.count(), 0)
+
+    def _two_servers_same_mailbox(self, server_type):
         for i in range(40):
             self.box.deliver(email_bytes(f"<w2-{i}@customer.example.org>", subject=f"Worker B {i}",
                                          to="someone@elsewhere.example.org", sender=f"v{i}@customer.example.org"))
-        first, second = self.make_server("Worker one"), self.make_server("Worker two")
+        first, second = self.make_server("Worker one", server_type), self.make_server("Worker two", server_type)
         self.env["ir.config_parameter"].flush_model()
         Server = type(self.env["fetchmail.server"])
         original_fetch = Server._md_fetch
@@ -416,7 +439,7 @@ class TestFetchmailTwoWorkers(TransactionCase):
         stats = self.committed("SELECT md_fetched_count, md_failed_count, md_quarantined_count FROM fetchmail_server"
                                " WHERE id IN %s", [(first, second)])
         self.assertEqual(sum(row[0] for row in stats) + sum(row[1] for row in stats), 40)
-        # whatever was deferred is done by the next run; the mailbox ends all read
+        # whatever was deferred is done by the next run; the mailbox ends all read (or empty)
         self.run_workers([worker(first)])
         self.assertTrue(all("\\Seen" in f for f in self.box.flags().values()))
         self.assertEqual(self.committed("SELECT count(*) FROM mail_test_gateway WHERE name LIKE 'Worker B %%'"),

@@ -1,6 +1,7 @@
 import socket
 from unittest.mock import patch
 
+from odoo.exceptions import UserError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
@@ -115,3 +116,26 @@ class TestFetchmailPop(FetchmailDovecotCase):
         self.assertEqual(len(self.records()), 500)
         self.assertEqual(len(commits), 11)
         self.assertEqual(self.box.count(), 0)
+
+    def test_same_message_twice(self):
+        """Two copies of one message in the mailbox: one record, both copies deleted."""
+        raw = email_bytes("<ptwice-1@customer.example.org>", subject="Pop twice")
+        self.box.deliver(raw)
+        self.box.deliver(raw)
+        self.fetch()
+        self.assertEqual(len(self.records("Pop twice")), 1)
+        self.assertEqual(self.box.count(), 0)
+        self.assertEqual(self.server.md_fetched_count, 1)
+
+    def test_confirm_names_the_cause(self):
+        wrong = self.make_server(state="draft", password="not-the-password")
+        with self.assertRaisesRegex(UserError, "Authentication failed"):
+            wrong.button_confirm_login()
+        with socket.socket() as free:
+            free.bind(("127.0.0.1", 0))
+            closed_port = free.getsockname()[1]
+        with self.assertRaisesRegex(UserError, "Connection refused"):
+            self.make_server(state="draft", port=closed_port).button_confirm_login()
+        good = self.make_server(state="draft")
+        good.button_confirm_login()
+        self.assertEqual(good.state, "done")
