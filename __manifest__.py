@@ -23,6 +23,8 @@
         "data/mail_gateway_data.xml",
         "views/mail_gateway_quarantine_views.xml",
         # issue 6: incoming servers
+        "data/fetchmail_server_data.xml",
+        "views/fetchmail_server_views.xml",
         # issue 7: DNS checks
         "data/mail_dns_check_data.xml",
         "views/mail_alias_domain_check_views.xml",

@@ -76,6 +76,7 @@ OBTAIN_ODOO = (
 # entry; the test command installs what is missing, or stops saying what to install.
 SYSTEM_PACKAGES = {
     # issue 6: incoming servers (IMAP/POP)
+    "issue 6": ["dovecot-imapd", "dovecot-pop3d"],
     # issue 7: DNS checks
     "issue 7": ["nsd"],
     # issue 9: screens (tours)

@@ -13,6 +13,9 @@ from . import res_partner
 from . import mail_gateway_receipt
 from . import ir_mail_server_gateway
 # issue 6: incoming servers
+from . import fetchmail_server
+from . import fetchmail_server_folder
+from . import fetchmail_message_key
 # issue 7: DNS checks
 from . import mail_alias_domain_check
 # issue 8: outgoing queue

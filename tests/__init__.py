@@ -13,6 +13,9 @@ from . import test_autoreply_tools
 from . import test_gateway_guard
 from . import test_quarantine
 # issue 6: incoming servers
+from . import test_fetchmail_tools
+from . import test_fetchmail_imap
+from . import test_fetchmail_pop
 # issue 7: DNS checks
 from . import test_dns_health_tools
 from . import test_dns_check

@@ -101,6 +101,13 @@ def gateway_allowed_domains(key, value):
 
 # ---- issue 6: incoming servers ----
 
+
+@validator("mail_deliverability.fetchmail_batch_size", "mail_deliverability.fetchmail_time_budget",
+           "mail_deliverability.fetchmail_timeout")
+def fetchmail_positive_integer(key, value):
+    """Messages per committed batch, seconds per cron run, seconds per network wait."""
+    return positive_integer(key, value)
+
 # ---- issue 7: DNS checks (resolver) ----
 PARAM_DNS_NAMESERVERS = "mail_deliverability.dns_nameservers"
 PARAM_DNS_PORT = "mail_deliverability.dns_port"
