@@ -21,6 +21,8 @@
         # issue 6: incoming servers
         # issue 7: DNS checks
         # issue 8: outgoing queue
+        # issue 10: MX gateway
+        "data/mail_mailgate_data.xml",
     ],
     "installable": True,
     "application": False,

@@ -68,6 +68,7 @@ SYSTEM_PACKAGES = {
     # issue 7: DNS checks
     # issue 9: screens (tours)
     # issue 10: MX gateway
+    "postfix": ["postfix"],
 }
 
 _cleanups = []

@@ -8,3 +8,7 @@ from . import test_harness
 # issue 6: incoming servers
 # issue 7: DNS checks
 # issue 8: outgoing queue
+# issue 10: MX gateway
+from . import test_mailgate_tools
+from . import test_mailgate_script
+from . import test_mailgate_postfix
