@@ -1,4 +1,6 @@
 """The gateway command against the real endpoint of the test database's HTTP server."""
+import http.server
+import threading
 from odoo.tests import tagged
 
 from ..tools.mailgate import MAX_SIZE_PARAM
@@ -50,6 +52,39 @@ class TestMailgateScript(MailgateCase):
                                          f"http://127.0.0.1:{free_port()}", "--recipient", self.alias_address)
         self.assertEqual(status, 75, output)
         self.assertIn("unreachable", output)
+
+    def test_proxy_errors_and_timeout_are_temporary(self):
+        """A reverse proxy in front of a stopped or overloaded Odoo answers 502/503, or stalls."""
+        answers = {"/502": 502, "/503": 503}
+        release = threading.Event()
+        self.addCleanup(release.set)
+
+        class Proxy(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                prefix = "/" + self.path.strip("/").split("/")[0]
+                if prefix == "/stall":
+                    release.wait(30)
+                    return
+                self.send_response(answers[prefix])
+                self.end_headers()
+                self.wfile.write(b"Bad Gateway\n")
+
+            def log_message(self, *args):
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self.addCleanup(server.server_close)
+        self.addCleanup(server.shutdown)
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        for prefix, needle in [("/502", "HTTP 502"), ("/503", "HTTP 503"), ("/stall", "timed out")]:
+            with self.subTest(prefix=prefix):
+                status, output = self.run_script(self.make_message("Proxied"), "--url", base + prefix,
+                                                 "--timeout", "1", "--recipient", self.alias_address)
+                self.assertEqual(status, 75, output)
+                self.assertIn(needle, output)
 
     def test_key_from_file_and_config(self):
         key_file = self.tmp_path("gateway.key", self.gateway_key + "\n")
