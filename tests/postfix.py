@@ -98,6 +98,8 @@ class PostfixServer:
         if not os.path.exists(POSTFIX):
             raise PostfixError("Postfix is not installed: run dev/test as root (it installs the Debian "
                                "package 'postfix') or apt-get install --no-install-recommends postfix")
+        if os.geteuid() != 0:
+            raise PostfixError("Postfix's master process must be started as root: run dev/test as root")
         self.tmp = Path(tempfile.mkdtemp(prefix="md-postfix-"))
         self.tmp.chmod(0o755)  # the pipe user must reach the script and its config
         self.conf = self.tmp / "etc"
