@@ -65,6 +65,16 @@ class TestMailgatePostfix(MailgateCase):
         self.assertEqual(len(self.records("While down")), 1)
         self.assertEqual(self.postfix.maillog(self.mark).count("status=sent"), 1)
 
+    def test_redelivery_after_lost_answer_not_duplicated(self):
+        """Odoo committed but the mail server missed the answer and delivers again: one record."""
+        raw = self.make_message("Twice through the queue")
+        self.postfix.send(raw, self.alias_address)
+        self.wait_for_log("status=sent")
+        self.postfix.send(raw, self.alias_address)
+        self.wait_for_log("status=sent", count=2)
+        self.postfix.wait_queue_empty()
+        self.assertEqual(len(self.records("Twice through the queue")), 1)
+
     def test_wrong_credentials_kept_in_queue(self):
         self.postfix.configure_gateway(self.base_url(), "f" * 40)
         self.postfix.send(self.make_message("Bad key"), self.alias_address)
