@@ -29,6 +29,8 @@
         "data/mail_dns_check_data.xml",
         "views/mail_alias_domain_check_views.xml",
         # issue 8: outgoing queue
+        # issue 10: MX gateway
+        "data/mail_mailgate_data.xml",
     ],
     "installable": True,
     "application": False,

@@ -81,6 +81,7 @@ SYSTEM_PACKAGES = {
     "issue 7": ["nsd"],
     # issue 9: screens (tours)
     # issue 10: MX gateway
+    "postfix": ["postfix"],
 }
 
 _cleanups = []

@@ -37,6 +37,7 @@ def main(argv):
                 _logger.error("SKIPPED-BROWSER-TEST %s: %s", test.id(), reason)
 
     httpd = odoo_server.ThreadedServer(odoo.http.root)
+    odoo_server.server = httpd  # HttpCase.base_url() and tours read it, as after odoo's own start()
     httpd.start(stop=True)  # test mode: spawns the HTTP thread that HttpCase needs
     report = Result()
     rc = 1

@@ -20,3 +20,7 @@ from . import test_fetchmail_pop
 from . import test_dns_health_tools
 from . import test_dns_check
 # issue 8: outgoing queue
+# issue 10: MX gateway
+from . import test_mailgate_tools
+from . import test_mailgate_script
+from . import test_mailgate_postfix

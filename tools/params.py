@@ -156,3 +156,15 @@ def dns_timeout(key, value):
 
 
 # ---- issue 8: outgoing queue ----
+
+# ---- issue 10: MX gateway (mail_deliverability.mailgate_max_size) ----
+@validator("mail_deliverability.mailgate_max_size")
+def mailgate_max_size(key, value):
+    """Largest message in bytes the MX gateway endpoint processes; larger ones are quarantined."""
+    from .mailgate import HARD_MAX_SIZE  # noqa: PLC0415 - keep this section self-contained
+    value = positive_integer(key, value)
+    if int(value) > HARD_MAX_SIZE:
+        raise ValueError(_lt(
+            "System parameter %(key)s must be at most %(max)s bytes (Odoo refuses larger HTTP "
+            "requests), not %(value)s.", key=key, max=HARD_MAX_SIZE, value=value))
+    return value

@@ -1,0 +1,75 @@
+"""Plain checks of what a mail server hands to the MX gateway endpoint (no ORM).
+
+The mail server passes the envelope recipient separately from the message: it is the
+only trustworthy trace of the alias a Bcc'd or list-expanded message was sent to.  The
+endpoint records it as ``Delivered-To`` header lines, the header Odoo's parser already
+reads first when it collects the recipients it routes on.
+"""
+import re
+from email import policy
+from email.parser import BytesHeaderParser
+from email.utils import getaddresses
+
+from odoo.tools import LazyTranslate
+
+_lt = LazyTranslate(__name__)
+
+MAX_SIZE_PARAM = "mail_deliverability.mailgate_max_size"
+DEFAULT_MAX_SIZE = 25 * 1024 * 1024
+# Odoo refuses HTTP bodies above 128 MiB before any code of ours runs: stay well below.
+HARD_MAX_SIZE = 100 * 1024 * 1024
+
+_ADDRESS = re.compile(r"^[^\s@<>()\[\],;:\"\\\x00-\x1f\x7f]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
+
+
+def normalize_envelope_recipient(value):
+    """Return the envelope recipient as a lower-case ``local@domain``.
+
+    Refuses anything that could smuggle a header (CR/LF, spaces) or is not one address.
+    """
+    text = (value or "").strip()
+    if text.startswith("<") and text.endswith(">"):
+        text = text[1:-1]
+    if len(text) > 320 or not _ADDRESS.match(text):
+        raise ValueError(_lt("Envelope recipient %(value)r is not a single e-mail address "
+                             "(expected local-part@domain).", value=value))
+    return text.lower()
+
+
+def max_size(value):
+    """Size limit in bytes from the system parameter's text (default when unset)."""
+    text = str(value or "").strip()
+    return int(text) if text.isdigit() and int(text) > 0 else DEFAULT_MAX_SIZE
+
+
+def with_envelope_recipients(raw, recipients):
+    """``raw`` with one ``Delivered-To`` line per recipient prepended, in its line ending."""
+    if not recipients:
+        return raw
+    first_line_end = raw.find(b"\n")
+    eol = b"\r\n" if first_line_end > 0 and raw[first_line_end - 1:first_line_end] == b"\r" else b"\n"
+    # a leading mbox "From " line must stay first for the parser to recognise it
+    head = b""
+    if raw.startswith(b"From ") and first_line_end > 0:
+        head, raw = raw[:first_line_end + 1], raw[first_line_end + 1:]
+    added = b"".join(b"Delivered-To: " + rcpt.encode("ascii") + eol for rcpt in recipients)
+    return head + added + raw
+
+
+def malformed_reason(raw):
+    """Why ``raw`` cannot be an e-mail message (RFC 5322, lazily translated), or None.
+
+    Only what no routing can work around: no content, no header section, no author.
+    """
+    if not raw or not raw.strip():
+        return _lt("The message is empty.")
+    try:
+        headers = BytesHeaderParser(policy=policy.compat32).parsebytes(raw)
+    except Exception as exc:  # noqa: BLE001 - any parser failure means unreadable
+        return _lt("The header section cannot be read: %(error)s", error=exc)
+    if not headers.keys():
+        return _lt("The message has no header section.")
+    authors = [addr for _name, addr in getaddresses(headers.get_all("From", [])) if addr]
+    if not authors:
+        return _lt("The message has no From header (RFC 5322 requires one).")
+    return None
