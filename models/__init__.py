@@ -4,6 +4,7 @@ from . import mail_gateway_quarantine
 from . import mail_alias_domain
 from . import mail_mail
 from . import mail_thread
+from . import mail_thread_blacklist
 # issue 3: outgoing routing
 from . import ir_mail_server
 # issue 4: bounces
