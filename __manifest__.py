@@ -16,6 +16,9 @@
         "views/mail_deliverability_menus.xml",
         "views/mail_alias_domain_views.xml",
         # issue 3: outgoing routing
+        "views/ir_mail_server_views.xml",
+        "views/mail_mail_views.xml",
+        "wizards/mail_routing_preview_views.xml",
         # issue 4: bounces
         # issue 5: gateway guard
         # issue 6: incoming servers

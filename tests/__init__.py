@@ -2,6 +2,9 @@
 from . import test_foundation
 from . import test_params
 # issue 3: outgoing routing
+from . import test_from_filter
+from . import test_outgoing_routing
+from . import test_routing_preview
 # issue 4: bounces
 # issue 5: gateway guard
 # issue 6: incoming servers
