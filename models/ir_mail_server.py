@@ -56,7 +56,7 @@ class IrMailServer(models.Model):
                 raise ValidationError(self.env._(
                     "Server %(server)s, field FROM Filtering: %(error)s Use a comma-separated "
                     "list of domains and e-mail addresses.",
-                    server=server.display_name, error=str(exc.args[0]))) from None
+                    server=server.display_name, error=ff.render(exc.args[0], self.env.lang))) from None
 
     # ------------------------------------------------------------------ routing helpers
 
@@ -82,11 +82,25 @@ class IrMailServer(models.Model):
             self._get_default_from_address())
 
     @api.model
+    def _md_default_from_is_address(self):
+        """Whether the Default From in use is a full address (it then replaces every From)."""
+        if "md_default_from_full" in self.env.context:
+            return self.env.context["md_default_from_full"]
+        return "@" in (self.env.company.alias_domain_id.default_from or "")
+
+    @api.model
     def _md_decide(self, email_from, servers, notification_email, legacy, forced_server_id=None,
                    filter_forced=True):
         """Decision for one sender; ``servers`` read once by the caller."""
         force, dynamic, domains = legacy
         sender, legacy_reason = ff.apply_legacy_parameters(email_from, force, dynamic, domains)
+        if not legacy_reason and notification_email and self._md_default_from_is_address() \
+                and not ff.same_address(sender, notification_email):
+            sender = ff.encapsulate(sender, notification_email) or sender
+            legacy_reason = self.env._(
+                "The Default From of the alias domain is a full address (%(address)s): it "
+                "replaces the From of every outgoing e-mail, as the documentation warns.",
+                address=notification_email)
         default_filter = None
         if not any(server.active for server in servers) and not forced_server_id:
             default_filter = self._get_default_from_filter()
@@ -97,11 +111,25 @@ class IrMailServer(models.Model):
             decision.rewritten = decision.rewritten or not ff.same_address(email_from, sender)
         return decision
 
+    @api.model
+    def _md_planned_envelope(self, decision, servers, bounce_address=None):
+        """Envelope sender Odoo will use: the bounce address when the server admits it, else
+        the From address (recorded before sending, replaced by the one actually used)."""
+        bounce = bounce_address or self._get_default_bounce_address()
+        if decision.server_id:
+            server_filter = next((srv.from_filter for srv in servers
+                                  if srv.id == decision.server_id), "")
+        else:
+            server_filter = self._get_default_from_filter()
+        if bounce and ff.match_from_filter(bounce, server_filter or ""):
+            return ff.split_sender(bounce)[1] or bounce
+        return ff.split_sender(decision.email_from)[1] or False
+
     def _find_mail_server(self, email_from, mail_servers=None):
         """Server and From for ``email_from`` by the documented rules (tools.from_filter)."""
         if mail_servers is None:
             mail_servers = self.sudo().search([])
-        servers = self._md_servers(mail_servers.filtered("active"))
+        servers = self._md_servers(mail_servers)  # archived ones only explain themselves
         decision = self._md_decide(email_from, servers, self._md_notification_email(),
                                    self._md_legacy_params())
         routing_state(self.env.cr)["decision"] = decision
@@ -159,7 +187,7 @@ class IrMailServer(models.Model):
             plain = describe_smtp_failure(cause, sender_refused=sender_refused)
             if not plain:
                 raise
-            raise UserError(f"{plain}\n\n{exc}") from cause
+            raise UserError(f"{ff.render(plain, self.env.lang)}\n\n{exc}") from cause
 
     def _get_test_email_from(self):
         """Sender of Test Connection: a filter's own address, else the alias domain's default

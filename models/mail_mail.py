@@ -2,6 +2,7 @@ from collections import defaultdict
 
 from odoo import api, fields, models, tools
 
+from ..tools.from_filter import has_header_breaking, sanitize_header_value
 from .ir_mail_server import routing_state
 
 
@@ -22,6 +23,18 @@ class MailMail(models.Model):
     md_route_envelope = fields.Char("Envelope sender", readonly=True)
     md_route_explanation = fields.Text("Routing explanation", readonly=True)
 
+    @api.model
+    def _md_sanitize_headers(self, vals):
+        """Line breaks in a From / Reply-To would split the header: make them spaces."""
+        for key in ("email_from", "reply_to"):
+            if isinstance(vals.get(key), str) and has_header_breaking(vals[key]):
+                vals[key] = sanitize_header_value(vals[key])
+        return vals
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        return super().create([self._md_sanitize_headers(vals) for vals in vals_list])
+
     def _split_by_mail_configuration(self):
         """Group by (server, alias domain, sender), decide each group once from one read of the
         servers, and keep the decision to record it on the mails."""
@@ -30,14 +43,17 @@ class MailMail(models.Model):
                          + (["mailing_id"] if mass else []))
         groups = defaultdict(list)
         for row in rows:
-            senders = tools.mail.email_split_and_format(row["email_from"])
-            sender = senders[0] if senders else row["email_from"]
+            raw_from = sanitize_header_value(row["email_from"]) if row["email_from"] else ""
+            senders = tools.mail.email_split_and_format(raw_from)
+            sender = senders[0] if senders else raw_from
             key = (row["mail_server_id"] and row["mail_server_id"][0],
                    row["record_alias_domain_id"] and row["record_alias_domain_id"][0], sender,
                    bool(mass and row["mailing_id"]))
             groups[key].append(row)
         IrMailServer = self.env["ir.mail_server"].sudo()
-        mail_servers = IrMailServer.search([], order="sequence, name, id")
+        # archived ones too, only to explain that they are skipped (same single query)
+        mail_servers = IrMailServer.with_context(active_test=False).search(
+            [], order="sequence, name, id")
         servers = IrMailServer._md_servers(mail_servers)
         legacy = None
         state = routing_state(self.env.cr)
@@ -48,7 +64,8 @@ class MailMail(models.Model):
                 alias_domain = self.env["mail.alias.domain"].sudo().browse(alias_domain_id)
                 finder = finder.with_context(
                     domain_notifications_email=alias_domain.default_from_email,
-                    domain_bounce_address=alias_domain.bounce_email)
+                    domain_bounce_address=alias_domain.bounce_email,
+                    md_default_from_full="@" in (alias_domain.default_from or ""))
             if server_id:
                 # a server set on the e-mail: kept; a mailing's Dedicated Server obeys its filter
                 legacy = legacy or IrMailServer._md_legacy_params()
@@ -58,13 +75,15 @@ class MailMail(models.Model):
             else:
                 finder._find_mail_server(sender, mail_servers)
                 decision = state.pop("decision")
-            explanation = "\n".join(
-                [decision.explanation] + [
-                    self.env._("Passed over %(server)s: %(why)s", server=srv.name, why=why)
-                    for srv in servers if (why := decision.passed_over.get(srv.id))])
+            lang = self.env.lang
+            explanation = "\n".join([decision.explanation(lang)] + [
+                self.env._("Passed over %s", line)
+                for line in decision.passed_over_lines(servers, lang)])
             values = {"md_route_server_id": decision.server_id or False,
                       "md_route_rule": str(decision.rule),
                       "md_route_from_final": decision.email_from,
+                      "md_route_envelope": IrMailServer._md_planned_envelope(
+                          decision, servers, finder.env.context.get("domain_bounce_address")),
                       "md_route_explanation": explanation}
             for row in group_rows:
                 state["mails"][row["id"]] = dict(values, md_route_from_original=row["email_from"])
@@ -89,6 +108,8 @@ class MailMail(models.Model):
 
     def write(self, vals):
         """Add the routing decision to the state writes `_send` already does (no query)."""
+        if "email_from" in vals or "reply_to" in vals:
+            vals = self._md_sanitize_headers(dict(vals))
         state = routing_state(self.env.cr) if "state" in vals else None
         if not state or not state["mails"] or not any(i in state["mails"] for i in self.ids):
             return super().write(vals)

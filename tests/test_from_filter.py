@@ -71,7 +71,7 @@ class TestFromFilterTools(BaseCase):
                    ff.Server(3, "First", 5, "nope.com", active=False)]
         decision = ff.choose_server("x@customer.com", servers, NOTIF)
         self.assertEqual((decision.server_id, decision.rule, decision.email_from), (2, 5, NOTIF))
-        self.assertIn("archived", str(decision.passed_over[3]))
+        self.assertIn("archived", ff.render(decision.passed_over[3]))
         # rule 6: configuration file
         decision = ff.choose_server("x@customer.com", [], NOTIF, "customer.com")
         self.assertEqual((decision.server_id, decision.rule, decision.email_from),
@@ -91,7 +91,7 @@ class TestFromFilterTools(BaseCase):
     def test_legacy(self):
         sender, reason = ff.apply_legacy_parameters('"Bob" <bob@x.com>', force_from="no@c.com")
         self.assertEqual(sender, '"Bob" <no@c.com>')
-        self.assertIn("deprecated", str(reason))
+        self.assertIn("deprecated", ff.render(reason))
         sender, reason = ff.apply_legacy_parameters("bob@c.com", dynamic_from="no@c.com")
         self.assertEqual((sender, reason), ("bob@c.com", None))
         sender, reason = ff.apply_legacy_parameters("bob@x.com", dynamic_from="no@c.com")
@@ -105,10 +105,10 @@ class TestFromFilterTools(BaseCase):
 
     def test_smtp_errors(self):
         import smtplib
-        self.assertIn("refused", describe_smtp_failure(ConnectionRefusedError()))
-        self.assertIn("Timeout", describe_smtp_failure(TimeoutError()))
-        self.assertIn("Authentication", describe_smtp_failure(
-            smtplib.SMTPAuthenticationError(535, b"no")))
+        self.assertIn("refused", ff.render(describe_smtp_failure(ConnectionRefusedError())))
+        self.assertIn("Timeout", ff.render(describe_smtp_failure(TimeoutError())))
+        self.assertIn("Authentication", ff.render(describe_smtp_failure(
+            smtplib.SMTPAuthenticationError(535, b"no"))))
         self.assertIsNone(describe_smtp_failure(ValueError()))
 
     @settings(max_examples=200, deadline=None)

@@ -12,6 +12,7 @@ from email.utils import getaddresses
 import idna
 
 from odoo.tools import LazyTranslate, formataddr
+from odoo.tools.translate import LazyGettext, get_translation
 
 _lt = LazyTranslate(__name__)
 
@@ -28,6 +29,18 @@ RULES = {
 _HEADER_BREAKING = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]+")
 _LOCAL_PART = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+$")
 _LABEL = re.compile(r"^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$")
+
+
+def render(value, lang=None):
+    """Text of a (possibly lazy, possibly nested) translated message in ``lang``."""
+    if isinstance(value, LazyGettext):
+        args = value._args
+        if isinstance(args, dict):
+            args = {key: render(arg, lang) for key, arg in args.items()}
+        else:
+            args = tuple(render(arg, lang) for arg in args)
+        return get_translation(value._module, lang or "en_US", value._source, args)
+    return value
 
 
 def normalize_domain(domain):
@@ -198,9 +211,12 @@ class Decision:
     reasons: list = field(default_factory=list)
     passed_over: dict = field(default_factory=dict)
 
-    @property
-    def explanation(self):
-        return " ".join(str(reason) for reason in self.reasons)
+    def explanation(self, lang=None):
+        return "\n".join(str(render(reason, lang)) for reason in self.reasons)
+
+    def passed_over_lines(self, servers, lang=None):
+        return [f"{srv.name}: {render(self.passed_over[srv.id], lang)}"
+                for srv in order_servers(servers) if srv.id in self.passed_over]
 
 
 def apply_legacy_parameters(sender, force_from=None, dynamic_from=None, authorised_domains=()):

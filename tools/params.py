@@ -47,12 +47,12 @@ def positive_integer(key, value):
 @validator("mail.default.from_filter")
 def from_filter_param(key, value):
     """A comma-separated list of domains and e-mail addresses."""
-    from .from_filter import clean_from_filter
+    from .from_filter import clean_from_filter, render
     try:
         return clean_from_filter(value) or ""
     except ValueError as exc:
         raise ValueError(_lt("System parameter %(key)s: %(error)s", key=key,
-                             error=exc.args[0])) from None
+                             error=render(exc.args[0]))) from None
 
 
 @validator("mail.force.smtp.from", "mail.dynamic.smtp.from")

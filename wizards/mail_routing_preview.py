@@ -45,7 +45,8 @@ class MailRoutingPreview(models.TransientModel):
         for wizard in self:
             company, alias_domain = wizard._md_alias_domain()
             notification = alias_domain.default_from_email or False
-            decision = IrMailServer.with_company(company)._md_decide(
+            decision = IrMailServer.with_company(company).with_context(
+                md_default_from_full="@" in (alias_domain.default_from or ""))._md_decide(
                 wizard.email_from or "", servers, notification, legacy)
             server = IrMailServer.browse(decision.server_id) if decision.server_id else IrMailServer
             if decision.server_id:
@@ -70,7 +71,6 @@ class MailRoutingPreview(models.TransientModel):
             wizard.final_from = final or self.env._("(invalid: this e-mail would fail)")
             wizard.reply_to = reply_to
             wizard.envelope_from = envelope
-            wizard.explanation = "\n".join(str(reason) for reason in decision.reasons)
+            wizard.explanation = decision.explanation(self.env.lang)
             wizard.passed_over = "\n".join(
-                f"{srv.name}: {decision.passed_over[srv.id]}"
-                for srv in ff.order_servers(servers) if srv.id in decision.passed_over) or False
+                decision.passed_over_lines(servers, self.env.lang)) or False
