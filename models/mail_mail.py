@@ -1,6 +1,7 @@
 from collections import defaultdict
 
 from odoo import api, fields, models, tools
+from odoo.tools import str2bool
 
 from ..tools.from_filter import has_header_breaking, sanitize_header_value
 from .ir_mail_server import routing_state
@@ -38,7 +39,9 @@ class MailMail(models.Model):
     def _split_by_mail_configuration(self):
         """Group by (server, alias domain, sender), decide each group once from one read of the
         servers, and keep the decision to record it on the mails."""
-        mass = "mailing_id" in self._fields  # mass_mailing installed: Dedicated Servers
+        # mass_mailing installed: a mailing's Dedicated Server obeys its FROM filter too
+        mass = "mailing_id" in self._fields and str2bool(self.env["ir.config_parameter"].sudo(
+        ).get_param("mail_deliverability.dedicated_server_from_filter", "True"))
         rows = self.read(["email_from", "mail_server_id", "record_alias_domain_id"]
                          + (["mailing_id"] if mass else []))
         groups = defaultdict(list)

@@ -332,3 +332,32 @@ class TestConnectionDiagnosis(RoutingCase):
             result = server.test_smtp_connection()
         self.assertEqual(result["params"]["type"], "success")
 
+
+
+@tagged("post_install", "-at_install", "md_mass")
+class TestDedicatedServerFiltering(RoutingCase):
+    """mass_mailing installed (second database): a mailing's Dedicated Server is kept, but its
+    FROM filter still decides the From (stock Odoo would send the spoofed sender)."""
+
+    def test_dedicated_server_obeys_from_filter(self):
+        self.assertIn("mailing_id", self.env["mail.mail"]._fields)
+        dedicated = self.srv_address
+        dedicated.from_filter = "company-name.com"
+        partner = self.env["res.partner"].create({"name": "Reader", "email": "reader@dest.example.com"})
+        mailings = self.env["mailing.mailing"].create([{
+            "subject": subject, "body_html": "<p>Hello</p>", "email_from": sender,
+            "mailing_model_id": self.env["ir.model"]._get_id("res.partner"),
+            "mailing_domain": [("id", "=", partner.id)], "mail_server_id": dedicated.id,
+        } for subject, sender in [("spoof", '"Spoof" <ceo@customer.example.com>'),
+                                  ("own", '"Own" <news@company-name.com>')]])
+        with real_smtp_sending():
+            mailings.action_send_mail()
+            self.env["mail.mail"].process_email_queue()
+        self.assertFalse(self.rec_domain.messages + self.rec_open.messages,
+                         "the Dedicated Server is kept")
+        froms = {msg["message"]["Subject"]: msg["message"]["From"] for msg in self.rec_address.messages}
+        self.assertEqual(str(froms["spoof"]), self.norm(f'"Spoof" <{NOTIF}>'))
+        self.assertEqual(str(froms["own"]), self.norm('"Own" <news@company-name.com>'))
+        mail = self.env["mail.mail"].search([("mailing_id", "=", mailings[0].id)])
+        if mail:  # kept unless auto-deleted
+            self.assertEqual(mail.md_route_rule, "3")
