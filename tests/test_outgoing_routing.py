@@ -341,6 +341,8 @@ class TestDedicatedServerFiltering(RoutingCase):
 
     def test_dedicated_server_obeys_from_filter(self):
         self.assertIn("mailing_id", self.env["mail.mail"]._fields)
+        self.env["ir.config_parameter"].sudo().set_param(
+            "mail_deliverability.dedicated_server_from_filter", "True")
         dedicated = self.srv_address
         dedicated.from_filter = "company-name.com"
         partner = self.env["res.partner"].create({"name": "Reader", "email": "reader@dest.example.com"})
@@ -361,3 +363,17 @@ class TestDedicatedServerFiltering(RoutingCase):
         mail = self.env["mail.mail"].search([("mailing_id", "=", mailings[0].id)])
         if mail:  # kept unless auto-deleted
             self.assertEqual(mail.md_route_rule, "3")
+
+    def test_dedicated_server_stock_behaviour_by_default(self):
+        self.srv_address.from_filter = "company-name.com"
+        partner = self.env["res.partner"].create({"name": "Reader", "email": "reader@dest.example.com"})
+        mailing = self.env["mailing.mailing"].create({
+            "subject": "spoof", "body_html": "<p>Hello</p>",
+            "email_from": '"Spoof" <ceo@customer.example.com>',
+            "mailing_model_id": self.env["ir.model"]._get_id("res.partner"),
+            "mailing_domain": [("id", "=", partner.id)], "mail_server_id": self.srv_address.id})
+        with real_smtp_sending():
+            mailing.action_send_mail()
+            self.env["mail.mail"].process_email_queue()
+        self.assertEqual(len(self.rec_address.messages), 1)
+        self.assertFrom(self.rec_address.messages[0], '"Spoof" <ceo@customer.example.com>')
