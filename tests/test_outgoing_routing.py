@@ -106,6 +106,34 @@ class TestOutgoingRouting(RoutingCase):
         self.assertEqual(received["message"]["Reply-To"], "catchall@company-name.com")
         self.assertEqual(mail.md_route_envelope, "bounce@company-name.com")
 
+    def test_reply_to_record_alias_and_catchall(self):
+        """Reply-To: the record's alias, else the company's catchall; envelope: bounce."""
+        self.srv_domain.from_filter = "example.com, company-name.com"  # OdooBot's domain
+        customer = self.env["res.partner"].create({"name": "Cust", "email": "cust@dest.example.com"})
+        container = self.env["mail.test.container"].create({"name": "Box", "alias_name": "box"})
+        partner_doc = self.env["res.partner"].create({"name": "Doc"})
+        messages = container.message_post(
+            body="hello", partner_ids=customer.ids, message_type="comment",
+            subtype_xmlid="mail.mt_comment", mail_auto_delete=False)
+        messages |= partner_doc.message_post(
+            body="hello", partner_ids=customer.ids, message_type="comment",
+            subtype_xmlid="mail.mt_comment", mail_auto_delete=False)
+        mails = self.env["mail.mail"].sudo().search([("mail_message_id", "in", messages.ids)])
+        self.assertEqual(len(mails), 2)
+        mails.state = "outgoing"  # sent without SMTP while posting in test mode: send again
+        with real_smtp_sending():
+            mails.send()
+        received = sorted(self.rec_domain.messages, key=lambda msg: "box@" not in
+                          str(msg["message"]["Reply-To"]))
+        self.assertEqual(len(received), 2, [
+            (rec.name, len(rec.messages)) for rec in self.recorders] + mails.mapped(
+            lambda m: (m.state, m.failure_reason, m.md_route_rule, m.email_from)))
+        self.assertIn("box@company-name.com", str(received[0]["message"]["Reply-To"]))
+        self.assertIn("catchall@company-name.com", str(received[1]["message"]["Reply-To"]))
+        self.assertEqual({msg["mail_from"] for msg in received}, {"bounce@company-name.com"})
+        for msg in received:
+            self.assertIn("bounce@company-name.com", str(msg["message"]["Return-Path"]))
+
     def test_rule_3_notification_server(self):
         self.srv_address.from_filter = "company-name.com"
         mail = self.make_mail('"Mary" <mary@customer.example.com>')
