@@ -145,7 +145,7 @@ class IrMailServer(models.Model):
 
     def build_email(self, email_from, email_to, subject, body, *args, **kwargs):
         """Keep line breaks of display names out of the headers."""
-        if email_from:
+        if email_from and ff.has_header_breaking(email_from):
             email_from = ff.format_sender(email_from) or ff.sanitize_header_value(email_from)
         if kwargs.get("reply_to"):
             kwargs["reply_to"] = ff.sanitize_header_value(kwargs["reply_to"])

@@ -217,6 +217,13 @@ class TestOutgoingRouting(RoutingCase):
         self.assertEqual(received["rcpt_tos"], ["dest@dest.example.com"])
         self.assertNotIn(b"\r\nBcc:", received["data"])
         self.assertEqual(mail.state, "sent")
+        self.assertNotIn("\n", mail.email_from)
+        message = self.env["ir.mail_server"].build_email(
+            '"Evil\r\nBcc: victim@x.example.org" <other@example.com>', ["d@dest.example.com"],
+            "Subject", "Body", reply_to="Evil\nX-Injected: 1 <r@example.com>")
+        self.assertIsNone(message["Bcc"])
+        self.assertIsNone(message["X-Injected"])
+        self.assertIn("other@example.com", str(message["From"]))
         # no server, no configuration-file server, no notification address: cannot send
         self.alias_domain.default_from = False
         self.env["ir.mail_server"].search([]).write({"from_filter": "example.com"})
