@@ -150,26 +150,31 @@ def has_header_breaking(value):
     return bool(_HEADER_BREAKING.search(value or ""))
 
 
+def _raw_address(value):
+    """The first address of a From value as written (case kept), or ""."""
+    pairs = [addr for _name, addr in getaddresses([sanitize_header_value(value)]) if addr]
+    return pairs[0] if pairs else ""
+
+
 def format_sender(sender):
     """A From value safe for a header: display name without line breaks, or "" if no
     valid address can be found in it."""
     name, address, _domain = split_sender(sender)
     if not address:
         return ""
-    original = [addr for _n, addr in getaddresses([sanitize_header_value(sender)]) if addr][0]
+    original = _raw_address(sender)
     return formataddr((sanitize_header_value(name), original)) if name else original
 
 
 def encapsulate(sender, address):
     """``address`` as From, keeping the sender's display name (else its local part)."""
-    name, sender_address, _domain = split_sender(sender)
-    if not name:
-        raw = [addr for _n, addr in getaddresses([sanitize_header_value(sender)]) if addr]
-        name = raw[0].rpartition("@")[0] if raw and "@" in raw[0] else (raw[0] if raw else "")
-    target = split_sender(address)[1] and \
-        [addr for _n, addr in getaddresses([sanitize_header_value(address)]) if addr][0]
-    if not target:
+    if not split_sender(address)[1]:
         return ""
+    target = _raw_address(address)
+    name = split_sender(sender)[0]
+    if not name:
+        raw = _raw_address(sender)
+        name = raw.rpartition("@")[0] or raw
     return formataddr((sanitize_header_value(name), target)) if name else target
 
 
