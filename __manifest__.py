@@ -16,6 +16,9 @@
         "views/mail_deliverability_menus.xml",
         "views/mail_alias_domain_views.xml",
         # issue 3: outgoing routing
+        "views/ir_mail_server_views.xml",
+        "views/mail_mail_views.xml",
+        "wizards/mail_routing_preview_views.xml",
         # issue 4: bounces
         "data/mail_bounce_data.xml",
         "views/mail_bounce_event_views.xml",

@@ -3,6 +3,9 @@ from . import test_foundation
 from . import test_params
 from . import test_harness
 # issue 3: outgoing routing
+from . import test_from_filter
+from . import test_outgoing_routing
+from . import test_routing_preview
 # issue 4: bounces
 from . import test_dsn_tools
 from . import test_verp_tools

@@ -43,6 +43,31 @@ def positive_integer(key, value):
 
 # ---- issue 3: outgoing routing (mail.default.from_filter, legacy From parameters) ----
 
+
+@validator("mail.default.from_filter")
+def from_filter_param(key, value):
+    """A comma-separated list of domains and e-mail addresses."""
+    from .from_filter import clean_from_filter, render
+    try:
+        return clean_from_filter(value) or ""
+    except ValueError as exc:
+        raise ValueError(_lt("System parameter %(key)s: %(error)s", key=key,
+                             error=render(exc.args[0]))) from None
+
+
+@validator("mail.force.smtp.from", "mail.dynamic.smtp.from")
+def single_address_param(key, value):
+    """One e-mail address (legacy parameters, deprecated in favour of Alias Domains)."""
+    from .from_filter import normalize_address
+    try:
+        normalize_address(value)
+    except ValueError:
+        raise ValueError(_lt(
+            "System parameter %(key)s must be one e-mail address (name@example.com), not "
+            "%(value)r. It is deprecated: prefer the Default From of the Alias Domain.",
+            key=key, value=value)) from None
+    return value
+
 # ---- issue 4: bounces (blacklist thresholds) ----
 
 BOUNCE_BLACKLIST_COUNT = "mail_deliverability.bounce_blacklist_count"
