@@ -399,7 +399,9 @@ class TestDedicatedServerFiltering(RoutingCase):
         if mail:  # kept unless auto-deleted
             self.assertEqual(mail.md_route_rule, "3")
 
-    def test_dedicated_server_stock_behaviour_by_default(self):
+    def test_dedicated_server_stock_behaviour_when_switched_off(self):
+        self.env["ir.config_parameter"].sudo().set_param(
+            "mail_deliverability.dedicated_server_from_filter", "False")
         self.srv_address.from_filter = "company-name.com"
         partner = self.env["res.partner"].create({"name": "Reader", "email": "reader@dest.example.com"})
         mailing = self.env["mailing.mailing"].create({
