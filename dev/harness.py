@@ -5,6 +5,7 @@ Standard library only, so that it runs before the virtual environment exists.
 
     dev/run    a working Odoo on http://127.0.0.1:8069 with the addon and a local SMTP catcher
     dev/test   the addon's tests and Odoo's own e-mail tests; ends with "N passed, N failed"
+    dev/bench  benchmarks: stock Odoo 18 against the addon in the same run (--quick: small)
 
 Finding Odoo: $ODOO_PATH, else DEFAULT_ODOO_PATH below (documented in the README).
 PostgreSQL: $PGHOST/$PGPORT (default 127.0.0.1:5432) when it answers, else a private
@@ -44,6 +45,16 @@ ODOO_TEST_TAGS = [
     "/test_mail:TestBaseMailPerformance", "/test_mail:TestBaseAPIPerformance",
     "/test_mail:TestMailAPIPerformance", "/test_mail:TestMailPerformancePost",
 ]
+# Odoo tests asserting stock behaviour that the module deliberately changes to follow Odoo's
+# documentation or an issue's explicit rule. Excluded from the run, each with its reason, and
+# listed in the README's "Deliberate differences" section; the module's own tests cover the
+# documented behaviour instead.
+DELIBERATE_DIFFERENCES = {
+    "/test_mail:TestMailgateway.test_routing_loop_alias":
+        "issue 5: at most one loop notice per sender per window (stock answers again when the "
+        "same sender writes in upper case)",
+}
+
 # Modules of the test template database: what the tests above need, nothing more.
 TEST_MODULES = ["mail", "test_mail"]
 
@@ -220,6 +231,10 @@ def free_port(preferred=None):
 
 
 def pg_bindir():
+    """PostgreSQL server binaries: $PG_BINDIR, else the newest Debian install, else PATH."""
+    if os.environ.get("PG_BINDIR"):
+        path = Path(os.environ["PG_BINDIR"])
+        return path if (path / "initdb").is_file() else None
     candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"),
                         key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0)
     if candidates:
@@ -603,7 +618,7 @@ def cmd_test(argv):
         if not only:
             ok, problems = check_uninstall(odoo, template, run_id)
             check("uninstall leaves nothing behind", ok, problems)
-        tags = only or [f"/{MODULE}", "-md_mass"] + ODOO_TEST_TAGS
+        tags = only or [f"/{MODULE}", "-md_mass"] + ODOO_TEST_TAGS + [f"-{t}" for t in DELIBERATE_DIFFERENCES]
         good, bad, problems = run_tests(odoo, template, tags, run_id, "main")
         passed += good
         failed += bad
@@ -615,18 +630,94 @@ def cmd_test(argv):
         check("install on a database with Email Marketing", mass_template is not None, problems)
         if mass_template:
             tags = ([t for t in only if "md_mass" in t or "test_mass_mailing" in t] if only
-                    else ["md_mass"] + MASS_TEST_TAGS)
+                    else ["md_mass"] + MASS_TEST_TAGS + [f"-{t}" for t in DELIBERATE_DIFFERENCES])
             good, bad, problems = run_tests(odoo, mass_template, tags, run_id, "mass")
             passed += good
             failed += bad
             if bad:
                 report.append(("mass-mailing tests", problems))
             say(f"mass-mailing tests: {good} passed, {bad} failed")
+    if not only and DELIBERATE_DIFFERENCES:
+        say("Odoo tests left out on purpose (the module deliberately differs; see README):")
+        for test, reason in DELIBERATE_DIFFERENCES.items():
+            say(f"  {test}: {reason}")
     for name, problems in report:
         print(f"\n===== {name} =====")
         print("\n".join(problems[-120:]))
     print(f"{passed} passed, {failed} failed", flush=True)
     return 0 if failed == 0 and passed > 0 else 1
+
+
+# --------------------------------------------------------------------------- bench
+def bench_run(odoo, template, scenario, count, extra=(), populate=0, tag="b"):
+    """Copy `template`, optionally grow it, run one scenario in a fresh process; return its figures."""
+    import json  # noqa: PLC0415
+    name = f"md_bench_{tag}_{os.getpid()}"
+    odoo.copy_db(template, name)
+    try:
+        steps = ([("populate", populate, ())] if populate else []) + [(scenario, count, extra)]
+        for step, step_count, step_extra in steps:
+            cmd = [str(venv_python()), str(ROOT / "dev" / "bench_scenarios.py"), step, "--count", str(step_count),
+                   *step_extra, "--", *odoo.base_args(name, http=False), "--log-level=warn",
+                   "--max-cron-threads=0"]
+            code, log = odoo.run_logged(cmd, STATE / f"bench-{tag}-{step}.log")
+            match = re.search(r"^BENCH-RESULT (.*)$", log, re.M)
+            if code or not match:
+                raise SetupError(f"Benchmark step {step} failed on {name}:\n" +
+                                 "\n".join(error_blocks(log) or log.splitlines()[-30:]))
+        return json.loads(match.group(1))
+    finally:
+        odoo.drop_db(name)
+
+
+def cmd_bench(argv):
+    """Stock Odoo 18 against the addon, same machine, same run: rates and SQL queries per item."""
+    quick = "--quick" in argv
+    n_out, n_in, n_scale = (200, 100, 20000) if quick else (2000, 1000, 200000)
+    odoo = prepare()
+    template, problems = ensure_template(odoo, TEST_MODULES, "mail")
+    if not template:
+        raise SetupError("The addon does not install:\n" + "\n".join(problems[:30]))
+    stock = f"mdtpl_mail_{odoo_hash(odoo.path)}"  # the same database without the addon
+    sink_file = STATE / "bench-sink.count"
+    sink_file.unlink(missing_ok=True)
+    port = free_port()
+    sink = subprocess.Popen([str(venv_python()), str(ROOT / "dev" / "smtp_catcher.py"), "--port", str(port),
+                             "--count-file", str(sink_file)], stdout=subprocess.DEVNULL)
+    on_exit(lambda: (sink.terminate(), sink.wait(10)))
+    time.sleep(1.5)
+    smtp = ("--smtp-port", str(port), "--sink-file", str(sink_file))
+    rows = []
+    ceiling = subprocess.run([str(venv_python()), str(ROOT / "dev" / "bench_scenarios.py"), "smtp_ceiling",
+                              "--count", str(n_out), *smtp, "--"], capture_output=True, text=True)
+    match = re.search(r"^BENCH-RESULT (.*)$", ceiling.stdout, re.M)
+    if match:
+        import json  # noqa: PLC0415
+        rows.append(("SMTP sink alone (ceiling)", json.loads(match.group(1)), None))
+    lines = [
+        (f"Outgoing: {n_out} batched chatter notifications", "outgoing_batched", n_out, smtp, 0),
+        (f"Outgoing: {n_out} one-recipient e-mails", "outgoing_single", n_out, smtp, 0),
+        (f"Incoming: {n_in} messages (replies, new, bounces)", "incoming", n_in, (), 0),
+        (f"Incoming at scale: same with +{n_scale:,} records", "incoming", n_in, (), n_scale),
+    ]
+    for label, scenario, count, extra, populate in lines:
+        say(f"bench: {label}")
+        figures_stock = bench_run(odoo, stock, scenario, count, extra, populate, "stock")
+        figures_addon = bench_run(odoo, template, scenario, count, extra, populate, "addon")
+        rows.append((label, figures_stock, figures_addon))
+    header = f"| {'line':<52} | {'stock /s':>9} | {'addon /s':>9} | {'addon/stock':>11} | {'stock q/item':>12} | {'addon q/item':>12} |"
+    print("\n" + header + "\n|" + "|".join("-" * (len(c) + 0) for c in header.split("|")[1:-1]) + "|")
+    for label, s_fig, a_fig in rows:
+        if a_fig is None:
+            print(f"| {label:<52} | {s_fig['rate']:>9} | {'':>9} | {'':>11} | {'':>12} | {'':>12} |")
+            continue
+        ratio = f"{a_fig['rate'] / s_fig['rate'] * 100:.0f}%" if s_fig["rate"] else "-"
+        print(f"| {label:<52} | {s_fig['rate']:>9} | {a_fig['rate']:>9} | {ratio:>11} | "
+              f"{s_fig.get('queries_per_item')!s:>12} | {a_fig.get('queries_per_item')!s:>12} |")
+    small, scale = rows[-2][2], rows[-1][2]
+    if small and scale and small["rate"]:
+        print(f"\nScale (addon): {scale['rate'] / small['rate'] * 100:.0f}% of the small-database rate")
+    return 0
 
 
 # --------------------------------------------------------------------------- run
@@ -672,11 +763,12 @@ def cmd_run(argv):
 
 
 def main(argv):
-    commands = {"test": cmd_test, "run": cmd_run}
+    commands = {"test": cmd_test, "run": cmd_run, "bench": cmd_bench}
     if not argv or argv[0] not in commands:
         print(__doc__)
         return 2
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(143))
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started in the background
     try:
         return commands[argv[0]](argv[1:])
     except SetupError as exc:

@@ -9,6 +9,18 @@ from pathlib import Path
 from aiosmtpd.controller import Controller
 
 
+class CountHandler:
+    """Benchmark sink: appends one line per accepted message to a file, keeps nothing else."""
+
+    def __init__(self, path):
+        self.path = path
+
+    async def handle_DATA(self, server, session, envelope):
+        with open(self.path, "a") as handle:
+            handle.write(f"{len(envelope.rcpt_tos)}\n")
+        return "250 Message accepted for delivery"
+
+
 class FolderHandler:
     def __init__(self, folder):
         self.folder = Path(folder)
@@ -28,11 +40,14 @@ class FolderHandler:
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=2525)
-    parser.add_argument("--dir", required=True)
+    parser.add_argument("--dir", help="write every message to this folder")
+    parser.add_argument("--count-file", help="only count messages, one line each in this file")
     args = parser.parse_args()
-    controller = Controller(FolderHandler(args.dir), hostname="127.0.0.1", port=args.port)
+    handler = CountHandler(args.count_file) if args.count_file else FolderHandler(args.dir)
+    controller = Controller(handler, hostname="127.0.0.1", port=args.port)
     controller.start()
-    print(f"[smtp-catcher] listening on 127.0.0.1:{args.port}, writing to {args.dir}", flush=True)
+    print(f"[smtp-catcher] listening on 127.0.0.1:{args.port}, writing to {args.dir or args.count_file}",
+          flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *a: stop.set())
     signal.signal(signal.SIGINT, lambda *a: stop.set())

@@ -1,6 +1,7 @@
 # foundation
 from . import test_foundation
 from . import test_params
+from . import test_harness
 # issue 3: outgoing routing
 from . import test_from_filter
 from . import test_outgoing_routing
