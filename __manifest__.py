@@ -24,6 +24,9 @@
         # issue 6: incoming servers
         # issue 7: DNS checks
         # issue 8: outgoing queue
+        "data/mail_queue_data.xml",
+        "views/mail_mail_queue_views.xml",
+        "views/ir_mail_server_queue_views.xml",
     ],
     "installable": True,
     "application": False,

@@ -11,3 +11,4 @@ from . import ir_mail_server
 # issue 6: incoming servers
 # issue 7: DNS checks
 # issue 8: outgoing queue
+from . import ir_mail_server_queue

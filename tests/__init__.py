@@ -11,3 +11,5 @@ from . import test_routing_preview
 # issue 6: incoming servers
 # issue 7: DNS checks
 # issue 8: outgoing queue
+from . import test_smtp_retry
+from . import test_outgoing_queue
