@@ -4,6 +4,7 @@ Kept apart from ir_mail_server.py (outgoing routing, issue 3) so both evolve wit
 conflicts. Only active while the queue sends (context key ``md_queue``): a direct
 ``mail.send()`` keeps Odoo's behaviour (fail at once).
 """
+import logging
 import smtplib
 import weakref
 
@@ -11,7 +12,12 @@ from odoo import api, fields, models
 from odoo.tools import SQL
 from odoo.addons.base.models.ir_mail_server import MailDeliveryException
 
-from ..tools.smtp_retry import classify_smtp_error
+from ..tools.failover import failover_candidates
+from ..tools.from_filter import render
+from ..tools.smtp_retry import TEMPORARY, classify_smtp_error
+from .ir_mail_server import routing_state
+
+_logger = logging.getLogger(__name__)
 
 # per cursor: the classified error of the last connection / send, consumed by mail.mail.write
 QUEUE_STATE = weakref.WeakKeyDictionary()
@@ -77,8 +83,41 @@ class IrMailServer(models.Model):
         try:
             return super().connect(*args, **kwargs)
         except Exception as exc:
-            state["connect_error"] = classify_smtp_error(exc)
-            raise
+            found = classify_smtp_error(exc)
+            state["connect_error"] = found
+            failed_id = kwargs.get("mail_server_id")
+            if not found or found[0] != TEMPORARY or not failed_id or args:
+                raise
+            session = self._md_failover(failed_id, render(found[1], self.env.lang), kwargs)
+            if session is None:
+                raise
+            state["connect_error"] = None
+            return session
+
+    def _md_failover(self, failed_id, reason, kwargs):
+        """Session on the first reachable server of the same FROM filter class, by priority;
+        the mails of the batch record which server really sent them and why."""
+        servers = self.sudo().search([])
+        failed = self.sudo().browse(failed_id)
+        for candidate in failover_candidates(failed_id, self._md_servers(servers)):
+            try:
+                session = super().connect(**dict(kwargs, mail_server_id=candidate.id))
+            except Exception as exc:  # noqa: BLE001 - next candidate
+                _logger.info("Failover: server %s unreachable too: %s", candidate.name, exc)
+                continue
+            note = self.env._(
+                "Failover: %(failed)s could not be reached (%(reason)s); sent via %(server)s, "
+                "same FROM filter.", failed=failed.display_name, reason=reason,
+                server=candidate.name)
+            routes = routing_state(self.env.cr)["mails"]
+            for mail_id in queue_state(self.env.cr).get("batch_ids") or ():
+                if mail_id in routes:
+                    route = routes[mail_id]
+                    route["md_route_server_id"] = candidate.id
+                    route["md_route_explanation"] = "\n".join(
+                        filter(None, [route.get("md_route_explanation"), note]))
+            return session
+        return None
 
     def send_email(self, message, *args, **kwargs):
         if not self.env.context.get("md_queue"):

@@ -364,6 +364,7 @@ class MailMailQueue(models.Model):
                         self.browse(batch_ids[granted:])._md_wait_next_day(server)
                         batch_ids = batch_ids[:granted]
             if batch_ids:
+                queue_state(self.env.cr)["batch_ids"] = batch_ids  # for a failover note
                 yield server_id, alias_domain_id, smtp_from, batch_ids
 
     def _md_wait_next_day(self, server):

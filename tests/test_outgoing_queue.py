@@ -120,7 +120,8 @@ class TestQueueFailures(QueueCase):
 
     def test_connection_refused(self):
         closed = self.env["ir.mail_server"].create(dict(
-            self.mail_server_values(self.smtp, name="closed"), smtp_port=free_port()))
+            self.mail_server_values(self.smtp, name="closed"), smtp_port=free_port(),
+            from_filter="closed.example.com"))  # no other server of its class: no failover
         mails = self.make_mails(2, mail_server_id=closed.id)
         self.run_queue()
         self.assertEqual(set(mails.mapped("state")), {"outgoing"})
@@ -284,3 +285,53 @@ class TestQueueDailyLimit(QueueCase):
         mails = self.make_mails(4)
         self.run_queue()
         self.assertEqual(set(mails.mapped("state")), {"sent"})
+
+
+@tagged("post_install", "-at_install")
+class TestQueueFailover(QueueCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.server.active = False
+        Server = cls.env["ir.mail_server"]
+        cls.backup_smtp = cls.start_smtp_server("backup smtp")
+        cls.other_smtp = cls.start_smtp_server("other smtp")
+        cls.main = Server.create(dict(cls.mail_server_values(cls.smtp, name="main"),
+                                      smtp_port=free_port(), sequence=1, from_filter="example.com"))
+        cls.backup = Server.create(cls.mail_server_values(
+            cls.backup_smtp, name="backup", sequence=5, from_filter="Example.com"))
+        cls.other = Server.create(cls.mail_server_values(
+            cls.other_smtp, name="other", sequence=2, from_filter="other.com"))
+
+    def setUp(self):
+        super().setUp()
+        self.backup_smtp.clear()
+        self.other_smtp.clear()
+
+    def test_unreachable_server_fails_over_to_same_filter(self):
+        mails = self.make_mails(2)
+        self.run_queue()
+        self.assertEqual(set(mails.mapped("state")), {"sent"})
+        self.assertEqual(len(self.backup_smtp.messages), 2)
+        self.assertFalse(self.other_smtp.messages)
+        self.assertEqual(mails[0].md_route_server_id, self.backup)
+        self.assertIn("Failover: main could not be reached", mails[0].md_route_explanation)
+
+    def test_all_unreachable_then_retry(self):
+        self.backup.smtp_port = free_port()
+        mail = self.make_mails()
+        self.run_queue()
+        self.assertEqual(mail.state, "outgoing")
+        self.assertEqual(mail.md_attempt_count, 1)
+        self.assertIn("refused", mail.md_last_error)
+        self.assertFalse(self.other_smtp.messages, "a server of another FROM filter is never used")
+
+    def test_refusal_is_not_failed_over(self):
+        """A server that answers (here 550) was reached: no failover."""
+        self.main.smtp_port = self.smtp.port
+        self.smtp.behaviour = "550 5.1.1 No such user"
+        mail = self.make_mails()
+        self.run_queue()
+        self.assertEqual(mail.state, "exception")
+        self.assertFalse(self.backup_smtp.messages)

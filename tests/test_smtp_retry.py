@@ -82,3 +82,16 @@ class TestQueueParams(TransactionCase):
                 icp.set_param(key, bad)
         icp.set_param("mail_deliverability.queue_max_attempts", "7")
         self.assertEqual(icp.get_param("mail_deliverability.queue_max_attempts"), "7")
+
+
+@tagged("post_install", "-at_install")
+class TestFailoverTools(BaseCase):
+    def test_candidates(self):
+        from ..tools.failover import failover_candidates
+        from ..tools.from_filter import Server
+        servers = [Server(1, "main", 1, "example.com"), Server(2, "backup b", 5, "Example.com "),
+                   Server(3, "backup a", 5, "example.com"), Server(4, "other", 2, "other.com"),
+                   Server(5, "open", 3, ""), Server(6, "archived", 0, "example.com", False)]
+        self.assertEqual([srv.id for srv in failover_candidates(1, servers)], [3, 2])
+        self.assertEqual([srv.id for srv in failover_candidates(4, servers)], [])
+        self.assertEqual(failover_candidates(99, servers), [])
