@@ -280,16 +280,18 @@ class MailMailQueue(models.Model):
             _queue_logger.exception("Failed processing mail queue")
             if auto_commit:
                 self.env.cr.rollback()
-        finally:
-            queue_state(self.env.cr)["deferred"].clear()
-            # what was not sent (error above) is free again for the next run
+            # what was not sent is free again for the next run (sent mails keep their
+            # stale claim: harmless, any return to 'outgoing' clears it)
             self.flush_model(["md_claim_until"])
             self.env.cr.execute(SQL(
                 "UPDATE mail_mail SET md_claim_until = NULL WHERE id = ANY(%s) "
-                "AND md_claim_until IS NOT NULL", send_ids))
+                "AND state = 'outgoing'", send_ids))
             self.invalidate_model(["md_claim_until"])
             if auto_commit:
                 self.env.cr.commit()
+        finally:
+            queue_state(self.env.cr)["deferred"].clear()
+            queue_state(self.env.cr).pop("batch_ids", None)
         return res
 
     # ------------------------------------------------------------------ failures
@@ -297,6 +299,8 @@ class MailMailQueue(models.Model):
     def write(self, vals):
         """While the queue sends, a temporary failure written by Odoo as 'exception' becomes a
         later try; a permanent one keeps 'exception' with the server's answer as reason."""
+        if vals.get("state") == "outgoing" and "md_claim_until" not in vals:
+            vals = dict(vals, md_claim_until=False)  # back in the queue (retry, reset): free
         if vals.get("state") != "exception" or not self.env.context.get("md_queue"):
             return super().write(vals)
         state = queue_state(self.env.cr)

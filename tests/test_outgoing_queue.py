@@ -192,6 +192,9 @@ class TestQueueOrder(QueueCase):
         mail.md_claim_until = fields.Datetime.now() - datetime.timedelta(minutes=1)
         self.run_queue()
         self.assertEqual(mail.state, "sent")
+        self.assertEqual(len(self.smtp.messages), 1)
+        # back in the queue (e.g. reset by hand): free for any worker
+        mail.mark_outgoing()
         self.assertFalse(mail.md_claim_until)
 
 
