@@ -154,7 +154,9 @@ from .ir_mail_server_queue import queue_state  # noqa: E402
 
 _queue_logger = logging.getLogger(__name__ + ".queue")
 QUEUE_CRON = "mail.ir_cron_mail_scheduler_action"
-DEFAULT_CLAIM_MINUTES = 30
+# how long a worker keeps a claimed batch before another may take it over (worker crashed);
+# a constant, not a parameter: the queue's hot path reads no extra parameter
+CLAIM_MINUTES = 30
 
 
 class MailMailQueue(models.Model):
@@ -202,7 +204,8 @@ class MailMailQueue(models.Model):
     # ------------------------------------------------------------------ queue
 
     @api.model
-    def _md_queue_params(self):
+    def _md_retry_params(self):
+        """(attempts, delays): read on the failure path only."""
         icp = self.env["ir.config_parameter"].sudo()
         attempts = int(icp.get_param("mail_deliverability.queue_max_attempts")
                        or smtp_retry.DEFAULT_ATTEMPTS)
@@ -210,9 +213,7 @@ class MailMailQueue(models.Model):
             delays = smtp_retry.parse_delays(icp.get_param("mail_deliverability.queue_retry_delays"))
         except ValueError:
             delays = smtp_retry.DEFAULT_DELAYS
-        claim = int(icp.get_param("mail_deliverability.queue_claim_minutes")
-                    or DEFAULT_CLAIM_MINUTES)
-        return attempts, delays, claim
+        return attempts, delays
 
     @api.model
     def _md_queue_domain(self, now):
@@ -241,7 +242,6 @@ class MailMailQueue(models.Model):
         auto_commit = not getattr(threading.current_thread(), "testing", False)
         batch_size = int(self.env["ir.config_parameter"].sudo().get_param(
             "mail.mail.queue.batch.size", batch_size))
-        _attempts, _delays, claim_minutes = self._md_queue_params()
         now = fields.Datetime.now()
         domain = self._md_queue_domain(now) + list(self.env.context.get("filters") or [])
         if ids:
@@ -252,7 +252,7 @@ class MailMailQueue(models.Model):
                 self.env.cr.commit()  # a fresh snapshot for the claim
             try:
                 send_ids = self._md_claim_batch(domain, batch_size * 10 if ids else batch_size,
-                                                claim_minutes, now)
+                                                CLAIM_MINUTES, now)
                 break
             except psycopg2.errors.SerializationFailure:
                 # another worker claimed the same rows between our snapshot and our lock
@@ -311,7 +311,7 @@ class MailMailQueue(models.Model):
         state[key] = None
         kind, reason = found
         reason = render(reason, self.env.lang)
-        max_attempts, delays, _claim = self._md_queue_params()
+        max_attempts, delays = self._md_retry_params()
         now = fields.Datetime.now()
         groups = defaultdict(list)
         for mail in self:

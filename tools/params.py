@@ -96,9 +96,3 @@ def queue_retry_delays_param(key, value):
             "System parameter %(key)s must be minutes between attempts, whole numbers greater "
             "than zero separated by commas (e.g. 5,15,60,240), not %(value)r.",
             key=key, value=value)) from None
-
-
-@validator("mail_deliverability.queue_claim_minutes")
-def queue_claim_minutes_param(key, value):
-    """How long a worker keeps the batch it claimed before another may take it over."""
-    return positive_integer(key, value)
