@@ -32,6 +32,9 @@
         "data/mail_dns_check_data.xml",
         "views/mail_alias_domain_check_views.xml",
         # issue 8: outgoing queue
+        "data/mail_queue_data.xml",
+        "views/mail_mail_queue_views.xml",
+        "views/ir_mail_server_queue_views.xml",
         # issue 10: MX gateway
         "data/mail_mailgate_data.xml",
     ],

@@ -20,3 +20,4 @@ from . import fetchmail_message_key
 # issue 7: DNS checks
 from . import mail_alias_domain_check
 # issue 8: outgoing queue
+from . import ir_mail_server_queue

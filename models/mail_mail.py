@@ -153,3 +153,245 @@ class MailMail(models.Model):
         return results
 
     # ---- issue 8: outgoing queue ----
+# (a second class on mail.mail, so the queue logic wraps the routing one without touching it)
+import datetime  # noqa: E402
+import logging  # noqa: E402
+import threading  # noqa: E402
+
+import psycopg2  # noqa: E402
+
+from odoo import SUPERUSER_ID  # noqa: E402
+from odoo.modules.registry import Registry  # noqa: E402
+from odoo.tools import SQL  # noqa: E402
+
+from ..tools import smtp_retry  # noqa: E402
+from ..tools.from_filter import render  # noqa: E402
+from .ir_mail_server_queue import queue_state  # noqa: E402
+
+_queue_logger = logging.getLogger(__name__ + ".queue")
+QUEUE_CRON = "mail.ir_cron_mail_scheduler_action"
+# how long a worker keeps a claimed batch before another may take it over (worker crashed);
+# a constant, not a parameter: the queue's hot path reads no extra parameter
+CLAIM_MINUTES = 30
+
+
+class MailMailQueue(models.Model):
+    _inherit = "mail.mail"
+
+    md_attempt_count = fields.Integer(
+        "Attempts", readonly=True, copy=False,
+        help="Sending attempts that failed temporarily (4xx answer, server unreachable).")
+    md_next_try = fields.Datetime(
+        "Next Try", readonly=True, copy=False, index="btree_not_null",
+        help="The queue leaves this e-mail alone until then (temporary failure, daily limit).")
+    md_last_error = fields.Text("Last Temporary Error", readonly=True, copy=False)
+    md_claim_until = fields.Datetime(
+        "Claimed Until", readonly=True, copy=False,
+        help="A queue worker is sending this e-mail; after this time (worker crashed) another "
+             "worker may take it over.")
+
+    # ------------------------------------------------------------------ trigger
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        mails = super().create(vals_list)
+        if any(mail.state == "outgoing" for mail in mails):
+            self._md_trigger_queue_after_commit()
+        return mails
+
+    @api.model
+    def _md_trigger_queue_after_commit(self):
+        """Run the sending scheduled action soon after this transaction commits (once per
+        transaction, on its own cursor: nothing added to the transaction creating mails)."""
+        postcommit = self.env.cr.postcommit
+        if postcommit.data.get("md_queue_trigger"):
+            return
+        postcommit.data["md_queue_trigger"] = True
+        dbname = self.env.cr.dbname
+
+        @postcommit.add
+        def trigger_queue():
+            with Registry(dbname).cursor() as cr:
+                cron = api.Environment(cr, SUPERUSER_ID, {}).ref(
+                    QUEUE_CRON, raise_if_not_found=False)
+                if cron and cron.active:
+                    cron._trigger()
+
+    # ------------------------------------------------------------------ queue
+
+    @api.model
+    def _md_retry_params(self):
+        """(attempts, delays): read on the failure path only."""
+        icp = self.env["ir.config_parameter"].sudo()
+        attempts = int(icp.get_param("mail_deliverability.queue_max_attempts")
+                       or smtp_retry.DEFAULT_ATTEMPTS)
+        try:
+            delays = smtp_retry.parse_delays(icp.get_param("mail_deliverability.queue_retry_delays"))
+        except ValueError:
+            delays = smtp_retry.DEFAULT_DELAYS
+        return attempts, delays
+
+    @api.model
+    def _md_queue_domain(self, now):
+        return [("state", "=", "outgoing"),
+                "|", ("scheduled_date", "=", False), ("scheduled_date", "<=", now),
+                "|", ("md_next_try", "=", False), ("md_next_try", "<=", now),
+                "|", ("md_claim_until", "=", False), ("md_claim_until", "<", now)]
+
+    @api.model
+    def _md_claim_batch(self, domain, limit, claim_minutes, now):
+        """Oldest due e-mails first, row-locked with SKIP LOCKED (rows another worker is
+        claiming are skipped, never waited for), then marked as claimed."""
+        query = self._search(domain, order="id", limit=limit or None)
+        rows = self.env.execute_query(SQL(  # flushes what the domain reads
+            "UPDATE mail_mail SET md_claim_until = %s WHERE id IN (%s FOR UPDATE OF mail_mail "
+            "SKIP LOCKED) RETURNING id",
+            now + datetime.timedelta(minutes=claim_minutes),
+            query.select(SQL.identifier("mail_mail", "id"))))
+        self.invalidate_model(["md_claim_until"])
+        return sorted(row[0] for row in rows)
+
+    @api.model
+    def process_email_queue(self, ids=None, batch_size=1000):
+        """Send one batch of due e-mails, oldest first, claimed so that several workers never
+        send the same e-mail (see README "Outgoing queue")."""
+        auto_commit = not getattr(threading.current_thread(), "testing", False)
+        batch_size = int(self.env["ir.config_parameter"].sudo().get_param(
+            "mail.mail.queue.batch.size", batch_size))
+        now = fields.Datetime.now()
+        domain = self._md_queue_domain(now) + list(self.env.context.get("filters") or [])
+        if ids:
+            domain.append(("id", "in", list(ids)))
+        send_ids = []
+        for _try in range(3):
+            if auto_commit:
+                self.env.cr.commit()  # a fresh snapshot for the claim
+            try:
+                send_ids = self._md_claim_batch(domain, batch_size * 10 if ids else batch_size,
+                                                CLAIM_MINUTES, now)
+                break
+            except psycopg2.errors.SerializationFailure:
+                # another worker claimed the same rows between our snapshot and our lock
+                self.env.cr.rollback()
+        if auto_commit:
+            self.env.cr.commit()
+        if not send_ids:
+            return None
+        post_send_callback = None
+        if not ids:
+            done = set()
+            total = len(send_ids)
+            if len(send_ids) >= batch_size > 0:
+                total += self.search_count(self._md_queue_domain(now))
+
+            def post_send_callback(mail_ids):
+                done.update(mail_ids)
+                self.env["ir.cron"]._notify_progress(done=len(done),
+                                                     remaining=max(total - len(done), 0))
+        res = None
+        try:
+            res = self.browse(send_ids).with_context(md_queue=True).send(
+                auto_commit=auto_commit, post_send_callback=post_send_callback)
+        except Exception:
+            _queue_logger.exception("Failed processing mail queue")
+            if auto_commit:
+                self.env.cr.rollback()
+            # what was not sent is free again for the next run (sent mails keep their
+            # stale claim: harmless, any return to 'outgoing' clears it)
+            self.flush_model(["md_claim_until"])
+            self.env.cr.execute(SQL(
+                "UPDATE mail_mail SET md_claim_until = NULL WHERE id = ANY(%s) "
+                "AND state = 'outgoing'", send_ids))
+            self.invalidate_model(["md_claim_until"])
+            if auto_commit:
+                self.env.cr.commit()
+        finally:
+            queue_state(self.env.cr)["deferred"].clear()
+            queue_state(self.env.cr).pop("batch_ids", None)
+        return res
+
+    # ------------------------------------------------------------------ failures
+
+    def write(self, vals):
+        """While the queue sends, a temporary failure written by Odoo as 'exception' becomes a
+        later try; a permanent one keeps 'exception' with the server's answer as reason."""
+        if vals.get("state") == "outgoing" and "md_claim_until" not in vals:
+            vals = dict(vals, md_claim_until=False)  # back in the queue (retry, reset): free
+        if vals.get("state") != "exception" or not self.env.context.get("md_queue"):
+            return super().write(vals)
+        state = queue_state(self.env.cr)
+        key = "send_error" if "failure_type" in vals else "connect_error"
+        found = state.get(key)
+        if not found:
+            return super().write(vals)
+        state[key] = None
+        kind, reason = found
+        reason = render(reason, self.env.lang)
+        max_attempts, delays = self._md_retry_params()
+        now = fields.Datetime.now()
+        groups = defaultdict(list)
+        for mail in self:
+            attempts = mail.md_attempt_count + 1
+            groups[(attempts, smtp_retry.retry_decision(kind, attempts, max_attempts, delays))
+                   ].append(mail.id)
+        for (attempts, delay), ids in groups.items():
+            mails = self.browse(ids)
+            if delay is None:
+                final_reason = reason if kind == smtp_retry.PERMANENT else self.env._(
+                    "Failed after %(count)s attempts. Last answer: %(reason)s",
+                    count=attempts, reason=reason)
+                super(MailMailQueue, mails).write(dict(
+                    vals, failure_reason=final_reason, failure_type="mail_smtp",
+                    md_attempt_count=attempts, md_last_error=reason, md_next_try=False))
+            else:
+                state["deferred"].update(ids)
+                super(MailMailQueue, mails).write({
+                    "state": "outgoing", "failure_reason": False,
+                    "md_attempt_count": attempts, "md_last_error": reason,
+                    "md_next_try": now + datetime.timedelta(minutes=delay),
+                    "md_claim_until": False})
+        return True
+
+    def _postprocess_sent_message(self, success_pids, failure_reason=False, failure_type=None):
+        """A postponed e-mail is still on its way: its notifications wait, nothing is removed."""
+        deferred = queue_state(self.env.cr)["deferred"] if self.env.context.get("md_queue") \
+            else None
+        later_ids = [mail_id for mail_id in self.ids if deferred and mail_id in deferred]
+        if not later_ids:
+            return super()._postprocess_sent_message(
+                success_pids, failure_reason=failure_reason, failure_type=failure_type)
+        deferred.difference_update(later_ids)
+        self.env["mail.notification"].sudo().search([
+            ("mail_mail_id", "in", later_ids), ("notification_type", "=", "email"),
+            ("notification_status", "=", "exception"),
+        ]).write({"notification_status": "ready", "failure_type": False, "failure_reason": False})
+        rest = self - self.browse(later_ids)
+        if rest:
+            return super(MailMailQueue, rest)._postprocess_sent_message(
+                success_pids, failure_reason=failure_reason, failure_type=failure_type)
+        return True
+
+    # ------------------------------------------------------------------ daily limit
+
+    def _split_by_mail_configuration(self):
+        """Batches as routed, cut to the daily allowance of their server; the rest waits."""
+        for server_id, alias_domain_id, smtp_from, batch_ids in super()._split_by_mail_configuration():
+            if server_id:
+                server = self.env["ir.mail_server"].sudo().browse(server_id)
+                if server.md_daily_limit:  # read with the routing's servers: no query
+                    granted = server._md_reserve(len(batch_ids))
+                    if granted < len(batch_ids):
+                        self.browse(batch_ids[granted:])._md_wait_next_day(server)
+                        batch_ids = batch_ids[:granted]
+            if batch_ids:
+                queue_state(self.env.cr)["batch_ids"] = batch_ids  # for a failover note
+                yield server_id, alias_domain_id, smtp_from, batch_ids
+
+    def _md_wait_next_day(self, server):
+        tomorrow = datetime.datetime.combine(
+            fields.Datetime.now().date() + datetime.timedelta(days=1), datetime.time())
+        super(MailMailQueue, self).write({
+            "state": "outgoing", "md_next_try": tomorrow, "md_claim_until": False,
+            "md_last_error": self.env._(
+                "Daily limit of %(limit)s e-mails reached on server %(server)s: waits for the "
+                "next day.", limit=server.md_daily_limit, server=server.display_name)})

@@ -23,6 +23,8 @@ from . import test_fetchmail_pop
 from . import test_dns_health_tools
 from . import test_dns_check
 # issue 8: outgoing queue
+from . import test_smtp_retry
+from . import test_outgoing_queue
 # issue 10: MX gateway
 from . import test_mailgate_tools
 from . import test_mailgate_script

@@ -40,7 +40,7 @@ class SmtpRecorder:
     async def handle_DATA(self, server, session, envelope):
         behaviour = self.behaviour
         if behaviour == "drop":
-            session.transport.close()
+            server.transport.close()
             return "421 4.3.0 Connection dropped"
         if behaviour == "stall":
             await asyncio.sleep(3600)

@@ -182,6 +182,24 @@ def dns_timeout(key, value):
 
 # ---- issue 8: outgoing queue ----
 
+
+@validator("mail_deliverability.queue_max_attempts")
+def queue_max_attempts_param(key, value):
+    """How many times a temporarily refused e-mail is tried before it fails for good."""
+    return positive_integer(key, value)
+
+
+@validator("mail_deliverability.queue_retry_delays")
+def queue_retry_delays_param(key, value):
+    """Minutes between attempts, comma-separated (5,15,60,240); the last one repeats."""
+    from .smtp_retry import parse_delays
+    try:
+        return ",".join(str(minutes) for minutes in parse_delays(value))
+    except ValueError:
+        raise ValueError(_lt(
+            "System parameter %(key)s must be minutes between attempts, whole numbers greater "
+            "than zero separated by commas (e.g. 5,15,60,240), not %(value)r.",
+            key=key, value=value)) from None
 # ---- issue 10: MX gateway (mail_deliverability.mailgate_max_size) ----
 @validator("mail_deliverability.mailgate_max_size")
 def mailgate_max_size(key, value):

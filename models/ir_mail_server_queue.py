@@ -1,0 +1,139 @@
+"""ir.mail_server, issue 8 (outgoing queue): remember why a connection or a send failed.
+
+Kept apart from ir_mail_server.py (outgoing routing, issue 3) so both evolve without
+conflicts. Only active while the queue sends (context key ``md_queue``): a direct
+``mail.send()`` keeps Odoo's behaviour (fail at once).
+"""
+import logging
+import smtplib
+import weakref
+
+from odoo import api, fields, models
+from odoo.tools import SQL
+from odoo.addons.base.models.ir_mail_server import MailDeliveryException
+
+from ..tools.failover import failover_candidates
+from ..tools.from_filter import render
+from ..tools.smtp_retry import TEMPORARY, classify_smtp_error
+from .ir_mail_server import routing_state
+
+_logger = logging.getLogger(__name__)
+
+# per cursor: the classified error of the last connection / send, consumed by mail.mail.write
+QUEUE_STATE = weakref.WeakKeyDictionary()
+
+
+def queue_state(cr):
+    try:
+        return QUEUE_STATE.setdefault(cr, {"connect_error": None, "send_error": None,
+                                           "deferred": set()})
+    except TypeError:
+        return {"connect_error": None, "send_error": None, "deferred": set()}
+
+
+class IrMailServer(models.Model):
+    _inherit = "ir.mail_server"
+
+    md_daily_limit = fields.Integer(
+        "Daily Limit", default=0,
+        help="E-mails this server may send per day (UTC), 0 for no limit. Mail over the limit "
+             "waits in the queue for the next day; it is never failed or dropped.")
+    md_usage_date = fields.Date("Usage Day", readonly=True, copy=False)
+    md_usage_count = fields.Integer("Usage Count", readonly=True, copy=False)
+    md_usage_today = fields.Integer(
+        "Sent Today", compute="_compute_md_usage_today",
+        help="E-mails handed to this server today (UTC), attempts included.")
+
+    _sql_constraints = [
+        ("md_daily_limit_positive", "CHECK(md_daily_limit >= 0)",
+         "The Daily Limit of an outgoing server must be 0 (no limit) or more."),
+    ]
+
+    @api.depends("md_usage_date", "md_usage_count")
+    def _compute_md_usage_today(self):
+        today = fields.Datetime.now().date()
+        for server in self:
+            server.md_usage_today = server.md_usage_count if server.md_usage_date == today else 0
+
+    def _md_reserve(self, count):
+        """Take up to ``count`` e-mails from today's allowance (row-locked, one query)."""
+        self.ensure_one()
+        today = fields.Datetime.now().date()
+        self.flush_recordset(["md_usage_date", "md_usage_count", "md_daily_limit"])
+        self.env.cr.execute(SQL(
+            """WITH old AS (
+                   SELECT id, md_daily_limit AS lim,
+                          CASE WHEN md_usage_date = %(today)s THEN md_usage_count ELSE 0 END AS used
+                     FROM ir_mail_server WHERE id = %(id)s FOR UPDATE)
+               UPDATE ir_mail_server srv
+                  SET md_usage_date = %(today)s,
+                      md_usage_count = old.used + LEAST(%(n)s, GREATEST(old.lim - old.used, 0))
+                 FROM old WHERE srv.id = old.id
+             RETURNING LEAST(%(n)s, GREATEST(old.lim - old.used, 0))""",
+            today=today, id=self.id, n=count))
+        row = self.env.cr.fetchone()
+        self.invalidate_recordset(["md_usage_date", "md_usage_count", "md_usage_today"])
+        return row[0] if row else count
+
+    def connect(self, *args, **kwargs):
+        if not self.env.context.get("md_queue"):
+            return super().connect(*args, **kwargs)
+        state = queue_state(self.env.cr)
+        state["connect_error"] = None
+        try:
+            return super().connect(*args, **kwargs)
+        except Exception as exc:
+            found = classify_smtp_error(exc)
+            state["connect_error"] = found
+            failed_id = kwargs.get("mail_server_id")
+            if not found or found[0] != TEMPORARY or not failed_id or args:
+                raise
+            session = self._md_failover(failed_id, render(found[1], self.env.lang), kwargs)
+            if session is None:
+                raise
+            state["connect_error"] = None
+            return session
+
+    def _md_failover(self, failed_id, reason, kwargs):
+        """Session on the first reachable server of the same FROM filter class, by priority;
+        the mails of the batch record which server really sent them and why."""
+        servers = self.sudo().search([])
+        failed = self.sudo().browse(failed_id)
+        for candidate in failover_candidates(failed_id, self._md_servers(servers)):
+            try:
+                session = super().connect(**dict(kwargs, mail_server_id=candidate.id))
+            except Exception as exc:  # noqa: BLE001 - next candidate
+                _logger.info("Failover: server %s unreachable too: %s", candidate.name, exc)
+                continue
+            note = self.env._(
+                "Failover: %(failed)s could not be reached (%(reason)s); sent via %(server)s, "
+                "same FROM filter.", failed=failed.display_name, reason=reason,
+                server=candidate.name)
+            routes = routing_state(self.env.cr)["mails"]
+            for mail_id in queue_state(self.env.cr).get("batch_ids") or ():
+                if mail_id in routes:
+                    route = routes[mail_id]
+                    route["md_route_server_id"] = candidate.id
+                    route["md_route_explanation"] = "\n".join(
+                        filter(None, [route.get("md_route_explanation"), note]))
+            return session
+        return None
+
+    def send_email(self, message, *args, **kwargs):
+        if not self.env.context.get("md_queue"):
+            return super().send_email(message, *args, **kwargs)
+        state = queue_state(self.env.cr)
+        state["send_error"] = None
+        try:
+            return super().send_email(message, *args, **kwargs)
+        except smtplib.SMTPServerDisconnected as exc:
+            # Odoo lets it abort the whole batch: here it only postpones this e-mail
+            state["send_error"] = classify_smtp_error(exc)
+            session = kwargs.get("smtp_session")
+            if session is not None:
+                # closed already: Odoo's quit() at the end of the batch must not raise
+                session.quit = lambda: None
+            raise MailDeliveryException(self.env._("Mail Delivery Failed"), str(exc)) from exc
+        except Exception as exc:
+            state["send_error"] = classify_smtp_error(exc)
+            raise

@@ -1,0 +1,340 @@
+"""The outgoing queue against a real SMTP server on loopback whose answers the tests switch."""
+import datetime
+import threading
+from unittest.mock import patch
+
+from odoo import SUPERUSER_ID, api, fields
+from odoo.tests import tagged
+
+from .common import RealSmtpCase, SmtpRecorder, free_port, real_smtp_sending
+
+
+class QueueSmtpRecorder(SmtpRecorder):
+    """"drop" closes the connection through the protocol's transport (aiosmtpd's Session
+    has none, so common.SmtpRecorder answers 500 instead of dropping)."""
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.behaviour == "drop":
+            server.transport.close()
+            return "421 4.3.0 Connection dropped"
+        return await super().handle_DATA(server, session, envelope)
+
+
+class QueueCase(RealSmtpCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env["ir.mail_server"].search([]).active = False
+        cls.smtp = QueueSmtpRecorder("queue smtp").start()
+        cls.addClassCleanup(cls.smtp.stop)
+        cls.server = cls.env["ir.mail_server"].create(cls.mail_server_values(cls.smtp))
+        cls.Mail = cls.env["mail.mail"].sudo()
+
+    def setUp(self):
+        super().setUp()
+        self.smtp.clear()
+        self.smtp.behaviour = "accept"
+        # only the mails of the test in the queue
+        self.Mail.search([("state", "=", "outgoing")]).state = "cancel"
+
+    def make_mails(self, count=1, **values):
+        return self.Mail.create([{
+            "email_from": "sender@example.com", "email_to": f"rcpt{idx}@example.org",
+            "subject": f"Queue {idx}", "body_html": f"<p>Queue {idx}</p>",
+            "auto_delete": False, **values} for idx in range(count)])
+
+    def run_queue(self, **kwargs):
+        with real_smtp_sending():
+            return self.Mail.process_email_queue(**kwargs)
+
+    def make_due(self, mails):
+        """Time passes: the next try is due."""
+        mails.write({"md_next_try": fields.Datetime.now() - datetime.timedelta(minutes=1)})
+
+
+@tagged("post_install", "-at_install")
+class TestQueueFailures(QueueCase):
+
+    def test_accept(self):
+        mail = self.make_mails()
+        self.run_queue()
+        self.assertEqual(mail.state, "sent")
+        self.assertEqual(len(self.smtp.messages), 1)
+
+    def test_temporary_reply_backs_off_then_sends(self):
+        self.env["ir.config_parameter"].sudo().set_param(
+            "mail_deliverability.queue_retry_delays", "5,30")
+        for reply in ("451 4.3.0 Try later", "421 4.7.0 Busy", "452 4.2.2 Mailbox full"):
+            with self.subTest(reply=reply):
+                self.smtp.behaviour = reply
+                mail = self.make_mails()
+                before = fields.Datetime.now()
+                self.run_queue()
+                self.assertEqual(mail.state, "outgoing")
+                self.assertEqual(mail.md_attempt_count, 1)
+                self.assertIn(reply.split()[0], mail.md_last_error)
+                self.assertFalse(mail.failure_reason)
+                self.assertAlmostEqual(mail.md_next_try, before + datetime.timedelta(minutes=5),
+                                       delta=datetime.timedelta(seconds=30))
+                # not due yet: the queue leaves it alone
+                self.run_queue()
+                self.assertEqual(mail.md_attempt_count, 1)
+                # second failure: the next delay
+                self.make_due(mail)
+                before = fields.Datetime.now()
+                self.run_queue()
+                self.assertEqual(mail.md_attempt_count, 2)
+                self.assertAlmostEqual(mail.md_next_try, before + datetime.timedelta(minutes=30),
+                                       delta=datetime.timedelta(seconds=30))
+                # the server accepts again
+                self.smtp.behaviour = "accept"
+                self.make_due(mail)
+                self.run_queue()
+                self.assertEqual(mail.state, "sent")
+                self.assertEqual(len(self.smtp.messages), 1)
+                self.smtp.clear()
+
+    def test_fails_for_good_after_last_attempt(self):
+        self.env["ir.config_parameter"].sudo().set_param("mail_deliverability.queue_max_attempts", "2")
+        self.smtp.behaviour = "451 4.3.0 Try later"
+        mail = self.make_mails()
+        self.run_queue()
+        self.assertEqual(mail.state, "outgoing")
+        self.make_due(mail)
+        self.run_queue()
+        self.assertEqual(mail.state, "exception")
+        self.assertEqual(mail.failure_type, "mail_smtp")
+        self.assertIn("2 attempts", mail.failure_reason)
+        self.assertIn("451 4.3.0 Try later", mail.failure_reason)
+
+    def test_permanent_refusal_fails_at_once(self):
+        for reply in ("550 5.1.1 No such user", "553 5.7.1 Sender rejected"):
+            with self.subTest(reply=reply):
+                self.smtp.behaviour = reply
+                mail = self.make_mails()
+                self.run_queue()
+                self.assertEqual(mail.state, "exception")
+                self.assertEqual(mail.failure_reason, reply)
+                self.assertEqual(mail.md_attempt_count, 1)
+
+    def test_connection_refused(self):
+        closed = self.env["ir.mail_server"].create(dict(
+            self.mail_server_values(self.smtp, name="closed"), smtp_port=free_port(),
+            from_filter="closed.example.com"))  # no other server of its class: no failover
+        mails = self.make_mails(2, mail_server_id=closed.id)
+        self.run_queue()
+        self.assertEqual(set(mails.mapped("state")), {"outgoing"})
+        self.assertEqual(mails.mapped("md_attempt_count"), [1, 1])
+        self.assertIn("refused", mails[0].md_last_error)
+
+    def test_dropped_connection_keeps_the_batch(self):
+        self.smtp.behaviour = "drop"
+        mails = self.make_mails(3)
+        self.run_queue()
+        self.assertEqual(set(mails.mapped("state")), {"outgoing"})
+        self.assertTrue(all(mails.mapped("md_next_try")))
+        self.assertIn("Connection dropped", mails[0].md_last_error)
+        self.smtp.behaviour = "accept"
+        self.make_due(mails)
+        self.run_queue()
+        self.assertEqual(set(mails.mapped("state")), {"sent"})
+        self.assertEqual(len(self.smtp.messages), 3)
+
+    def test_stall_past_timeout(self):
+        self.smtp.behaviour = "stall"
+        mail = self.make_mails()
+        with patch("odoo.addons.base.models.ir_mail_server.SMTP_TIMEOUT", 1):
+            self.run_queue()
+        self.assertEqual(mail.state, "outgoing")
+        self.assertIn("timed out", mail.md_last_error)
+
+    def test_notifications_wait_during_retries(self):
+        partner = self.env["res.partner"].create({"name": "Rcpt", "email": "rcpt@example.org"})
+        message = self.env["mail.message"].create({
+            "body": "B", "model": "res.partner", "res_id": partner.id, "message_type": "comment"})
+        mail = self.make_mails(mail_message_id=message.id, recipient_ids=[(4, partner.id)])
+        notif = self.env["mail.notification"].create({
+            "mail_message_id": message.id, "res_partner_id": partner.id, "mail_mail_id": mail.id,
+            "notification_type": "email", "notification_status": "ready"})
+        self.smtp.behaviour = "451 4.3.0 Try later"
+        self.run_queue()
+        self.assertEqual(mail.state, "outgoing")
+        self.assertEqual(notif.notification_status, "ready")
+
+    def test_direct_send_unchanged(self):
+        """Outside the queue (mail.send()), Odoo's behaviour: failure at once."""
+        self.smtp.behaviour = "451 4.3.0 Try later"
+        mail = self.make_mails()
+        with real_smtp_sending():
+            mail.send()
+        self.assertEqual(mail.state, "exception")
+
+
+@tagged("post_install", "-at_install")
+class TestQueueOrder(QueueCase):
+
+    def test_oldest_first_due_only(self):
+        mails = self.make_mails(4)
+        mails[1].scheduled_date = fields.Datetime.now() + datetime.timedelta(hours=1)
+        self.run_queue(batch_size=2)
+        self.assertEqual([m.state for m in mails], ["sent", "outgoing", "sent", "outgoing"])
+        self.run_queue(batch_size=2)
+        self.assertEqual(mails[3].state, "sent")
+        self.assertEqual(mails[1].state, "outgoing")
+
+    def test_claimed_mail_is_skipped_until_claim_expires(self):
+        mail = self.make_mails()
+        mail.md_claim_until = fields.Datetime.now() + datetime.timedelta(minutes=10)
+        self.run_queue()
+        self.assertEqual(mail.state, "outgoing")
+        # the worker holding it crashed: after the claim time, another worker takes it
+        mail.md_claim_until = fields.Datetime.now() - datetime.timedelta(minutes=1)
+        self.run_queue()
+        self.assertEqual(mail.state, "sent")
+        self.assertEqual(len(self.smtp.messages), 1)
+        # back in the queue (e.g. reset by hand): free for any worker
+        mail.mark_outgoing()
+        self.assertFalse(mail.md_claim_until)
+
+
+@tagged("post_install", "-at_install")
+class TestQueueWorkers(RealSmtpCase):
+    """Two workers (threads, each with its own committed cursor) on one queue."""
+
+    def test_two_workers_no_duplicate_and_trigger(self):
+        smtp = self.start_smtp_server("race smtp")
+        count = 40
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            cron = env.ref("mail.ir_cron_mail_scheduler_action")
+            triggers_before = env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)])
+            server = env["ir.mail_server"].create(self.mail_server_values(smtp, sequence=0))
+            mails = env["mail.mail"].create([{
+                "email_from": "sender@example.com", "email_to": f"r{idx}@example.org",
+                "subject": f"md-race-{idx}", "body_html": "<p>x</p>", "auto_delete": False,
+                "mail_server_id": server.id} for idx in range(count)])
+            mail_ids, server_id = mails.ids, server.id
+            cr.commit()
+        # the creation committed: the sending action is triggered
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            cron = env.ref("mail.ir_cron_mail_scheduler_action")
+            self.assertGreater(
+                env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)]), triggers_before)
+        errors = []
+
+        def worker():
+            try:
+                with self.registry.cursor() as cr:
+                    env = api.Environment(cr, SUPERUSER_ID, {"filters": [("id", "in", mail_ids)]})
+                    for _i in range(30):  # 2 x 30 batches of 3: more than enough for 40
+                        env["mail.mail"].process_email_queue(batch_size=3)
+            except Exception as exc:  # reported in the main thread
+                errors.append(exc)
+
+        try:
+            with real_smtp_sending():
+                threads = [threading.Thread(target=worker) for _i in range(2)]
+                for thread in threads:
+                    thread.start()
+                for thread in threads:
+                    thread.join(120)
+            self.assertFalse(errors)
+            subjects = [str(msg["message"]["Subject"]) for msg in smtp.messages]
+            self.assertEqual(len(subjects), count)
+            self.assertEqual(len(set(subjects)), count, "an e-mail was sent twice")
+            with self.registry.cursor() as cr:
+                cr.execute("SELECT count(*) FROM mail_mail WHERE id = ANY(%s) AND state = 'sent'",
+                           [mail_ids])
+                self.assertEqual(cr.fetchone()[0], count)
+        finally:
+            with self.registry.cursor() as cr:
+                env = api.Environment(cr, SUPERUSER_ID, {})
+                env["mail.mail"].browse(mail_ids).unlink()
+                env["ir.mail_server"].browse(server_id).unlink()
+                cr.commit()
+
+
+@tagged("post_install", "-at_install")
+class TestQueueDailyLimit(QueueCase):
+
+    def test_over_limit_waits_for_next_day(self):
+        self.server.md_daily_limit = 3
+        mails = self.make_mails(5)
+        self.run_queue()
+        self.assertEqual(mails.mapped("state"), ["sent"] * 3 + ["outgoing"] * 2)
+        self.assertEqual(len(self.smtp.messages), 3)
+        self.assertEqual(self.server.md_usage_today, 3)
+        tomorrow = datetime.datetime.combine(
+            fields.Datetime.now().date() + datetime.timedelta(days=1), datetime.time())
+        self.assertEqual(mails[3:].mapped("md_next_try"), [tomorrow, tomorrow])
+        self.assertIn("Daily limit of 3", mails[3].md_last_error)
+        self.assertEqual(mails[3:].mapped("md_attempt_count"), [0, 0])
+        # still the same day: nothing more leaves
+        self.make_due(mails[3:])
+        self.run_queue()
+        self.assertEqual(len(self.smtp.messages), 3)
+        # next day: the usage starts again
+        self.server.md_usage_date = fields.Datetime.now().date() - datetime.timedelta(days=1)
+        self.assertEqual(self.server.md_usage_today, 0)
+        self.make_due(mails[3:])
+        self.run_queue()
+        self.assertEqual(set(mails.mapped("state")), {"sent"})
+        self.assertEqual(self.server.md_usage_today, 2)
+
+    def test_no_limit(self):
+        self.server.md_daily_limit = 0
+        mails = self.make_mails(4)
+        self.run_queue()
+        self.assertEqual(set(mails.mapped("state")), {"sent"})
+
+
+@tagged("post_install", "-at_install")
+class TestQueueFailover(QueueCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.server.active = False
+        Server = cls.env["ir.mail_server"]
+        cls.backup_smtp = cls.start_smtp_server("backup smtp")
+        cls.other_smtp = cls.start_smtp_server("other smtp")
+        cls.main = Server.create(dict(cls.mail_server_values(cls.smtp, name="main"),
+                                      smtp_port=free_port(), sequence=1, from_filter="example.com"))
+        cls.backup = Server.create(cls.mail_server_values(
+            cls.backup_smtp, name="backup", sequence=5, from_filter="Example.com"))
+        cls.other = Server.create(cls.mail_server_values(
+            cls.other_smtp, name="other", sequence=2, from_filter="other.com"))
+
+    def setUp(self):
+        super().setUp()
+        self.backup_smtp.clear()
+        self.other_smtp.clear()
+
+    def test_unreachable_server_fails_over_to_same_filter(self):
+        mails = self.make_mails(2)
+        self.run_queue()
+        self.assertEqual(set(mails.mapped("state")), {"sent"})
+        self.assertEqual(len(self.backup_smtp.messages), 2)
+        self.assertFalse(self.other_smtp.messages)
+        self.assertEqual(mails[0].md_route_server_id, self.backup)
+        self.assertIn("Failover: main could not be reached", mails[0].md_route_explanation)
+
+    def test_all_unreachable_then_retry(self):
+        self.backup.smtp_port = free_port()
+        mail = self.make_mails()
+        self.run_queue()
+        self.assertEqual(mail.state, "outgoing")
+        self.assertEqual(mail.md_attempt_count, 1)
+        self.assertIn("refused", mail.md_last_error)
+        self.assertFalse(self.other_smtp.messages, "a server of another FROM filter is never used")
+
+    def test_refusal_is_not_failed_over(self):
+        """A server that answers (here 550) was reached: no failover."""
+        self.main.smtp_port = self.smtp.port
+        self.smtp.behaviour = "550 5.1.1 No such user"
+        mail = self.make_mails()
+        self.run_queue()
+        self.assertEqual(mail.state, "exception")
+        self.assertFalse(self.backup_smtp.messages)

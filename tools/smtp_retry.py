@@ -1,0 +1,104 @@
+"""Temporary or permanent? Sorting SMTP failures for the outgoing queue, and retry delays.
+
+Plain functions (no ORM) so the rules are tested directly: a temporary failure (4xx reply,
+connection refused, timeout, dropped connection) is retried later; a permanent one (5xx
+reply, TLS or configuration problem) fails the e-mail at once with the server's answer.
+"""
+import smtplib
+import socket
+import ssl
+
+from odoo.tools import LazyTranslate
+
+_lt = LazyTranslate(__name__)
+
+TEMPORARY = "temporary"
+PERMANENT = "permanent"
+
+DEFAULT_ATTEMPTS = 5
+DEFAULT_DELAYS = (5, 15, 60, 240)  # minutes before the 2nd, 3rd, ... attempt; last repeats
+
+
+def _decode(value):
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+def _reply_kind(code):
+    try:
+        code = int(code)
+    except (TypeError, ValueError):
+        return None
+    if 400 <= code < 500:
+        return TEMPORARY
+    if 500 <= code < 600:
+        return PERMANENT
+    return None
+
+
+def _chain(exc):
+    """The exception and its causes, outermost first (Odoo wraps SMTP errors)."""
+    seen = []
+    while exc is not None and exc not in seen:
+        seen.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    return seen
+
+
+def classify_smtp_error(exc):
+    """``(kind, reason)`` for an error raised while connecting or sending, or None when it is
+    not an SMTP/network failure (left to Odoo's own handling).
+
+    The reason is the server's answer when there is one ("550 5.1.1 No such user"), else a
+    lazy translated text (render it with ``from_filter.render``)."""
+    for err in _chain(exc):
+        if isinstance(err, smtplib.SMTPRecipientsRefused) and err.recipients:
+            answers = [(code, _decode(msg)) for code, msg in err.recipients.values()]
+            kinds = {_reply_kind(code) for code, _msg in answers}
+            kind = TEMPORARY if TEMPORARY in kinds or None in kinds else PERMANENT
+            reason = "; ".join(f"{addr}: {code} {_decode(msg)}"
+                               for addr, (code, msg) in err.recipients.items())
+            return kind, reason
+        if isinstance(err, smtplib.SMTPResponseException):
+            kind = _reply_kind(err.smtp_code)
+            reason = f"{err.smtp_code} {_decode(err.smtp_error)}".strip()
+            if kind:
+                return kind, reason
+            return TEMPORARY, reason
+        if isinstance(err, smtplib.SMTPServerDisconnected):
+            return TEMPORARY, _lt("Connection dropped by the server: %(detail)s",
+                                      detail=str(err) or "-")
+        if isinstance(err, (ssl.SSLError, ssl.CertificateError, smtplib.SMTPNotSupportedError)):
+            return PERMANENT, _lt("TLS problem: %(detail)s", detail=str(err))
+        if isinstance(err, ConnectionRefusedError):
+            return TEMPORARY, _lt("Connection refused: %(detail)s", detail=str(err))
+        if isinstance(err, (TimeoutError, socket.timeout)):
+            return TEMPORARY, _lt("Timeout: the server did not answer in time (%(detail)s)",
+                                  detail=str(err) or "timed out")
+        if isinstance(err, socket.gaierror):
+            return TEMPORARY, _lt("Host name not resolved: %(detail)s", detail=str(err))
+        if isinstance(err, (ConnectionError, OSError)):
+            return TEMPORARY, _lt("Network error: %(detail)s", detail=str(err))
+    return None
+
+
+def parse_delays(text):
+    """Minutes between attempts from "5,15,60"; ValueError on anything else."""
+    parts = [part.strip() for part in (text or "").split(",") if part.strip()]
+    if not parts or not all(part.isdigit() and int(part) > 0 for part in parts):
+        raise ValueError(text)
+    return tuple(int(part) for part in parts)
+
+
+def retry_delay(attempts_done, delays=DEFAULT_DELAYS):
+    """Minutes to wait after ``attempts_done`` failed attempts (1-based); the last repeats."""
+    delays = tuple(delays) or DEFAULT_DELAYS
+    return delays[min(max(attempts_done, 1), len(delays)) - 1]
+
+
+def retry_decision(kind, attempts_done, max_attempts, delays=DEFAULT_DELAYS):
+    """None to fail for good now, else the minutes to wait before the next attempt."""
+    if kind != TEMPORARY or attempts_done >= max_attempts:
+        return None
+    return retry_delay(attempts_done, delays)
