@@ -46,6 +46,10 @@ def main(argv):
         with Registry._lock:
             registry = Registry.new(dbname)
         config["test_enable"] = True
+        # Parse every manifest now, in this thread: the HTTP thread would otherwise do it on its
+        # first request while a test compiles code, which trips a CPython 3.11 race
+        # ("AST constructor recursion depth mismatch").
+        odoo.http.root.statics  # noqa: B018 - a lazy property, computed here on purpose
         modules = sorted(registry._init_modules)
         for position in ("at_install", "post_install"):
             suite = loader.make_suite(modules, position)
