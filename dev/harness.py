@@ -605,7 +605,6 @@ def cmd_test(argv):
     ensure_system_packages()
     passed = failed = 0
     report = []
-    main_only = []
 
     def check(name, ok, problems):
         nonlocal passed, failed
@@ -621,11 +620,11 @@ def cmd_test(argv):
     if not only:
         ok, problems = check_fresh_install(odoo, run_id)
         check("install on a fresh database", ok, problems)
+    main_only = [t for t in only or [] if "md_mass" not in t and "test_mass_mailing" not in t]
     if template and (not only or main_only):
         if not only:
             ok, problems = check_uninstall(odoo, template, run_id)
             check("uninstall leaves nothing behind", ok, problems)
-        main_only = [t for t in only or [] if "md_mass" not in t and "test_mass_mailing" not in t]
         tags = (main_only + ["-md_mass"] if only else
                 [f"/{MODULE}", "-md_mass"] + ODOO_TEST_TAGS + [f"-{t}" for t in DELIBERATE_DIFFERENCES])
         good, bad, problems = run_tests(odoo, template, tags, run_id, "main")
