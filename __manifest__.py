@@ -31,7 +31,15 @@
         # issue 8: outgoing queue
         # issue 10: MX gateway
         "data/mail_mailgate_data.xml",
+        # issue 9: screens
+        "views/mail_deliverability_overview_views.xml",
+        "views/res_config_settings_views.xml",
     ],
+    "assets": {
+        "web.assets_tests": [
+            "mail_deliverability/static/tests/tours/*.js",
+        ],
+    },
     "installable": True,
     "application": False,
 }

@@ -20,3 +20,6 @@ from . import fetchmail_message_key
 # issue 7: DNS checks
 from . import mail_alias_domain_check
 # issue 8: outgoing queue
+# issue 9: screens
+from . import mail_deliverability_overview
+from . import res_config_settings

@@ -91,3 +91,26 @@ class MailAliasDomain(models.Model):
     @models.api.model
     def _cron_dns_check(self):
         self.env["mail.alias.domain.check"]._dns_cron()
+
+    # ---- issue 9: screens (warning when an address changes) ----
+    @models.api.onchange("catchall_alias", "bounce_alias", "default_from")
+    def _onchange_md_address_warning(self):
+        """Changing an address breaks replies and reports to mail already sent: say so."""
+        origin = self._origin
+        if not origin:
+            return None
+        changed = [
+            "%s@%s" % (origin[fname], origin.name)
+            for fname in ("catchall_alias", "bounce_alias", "default_from")
+            if origin[fname] and self[fname] != origin[fname] and "@" not in origin[fname]
+        ]
+        if not changed:
+            return None
+        return {"warning": {
+            "title": self.env._("Old address no longer recognised"),
+            "message": self.env._(
+                "Mail sent to %(addresses)s will no longer be recognised once you save: replies "
+                "and delivery reports to e-mails already sent with it may be refused. Keep the old "
+                "address delivered to Odoo by your mail server until those e-mails are answered.",
+                addresses=", ".join(changed)),
+        }}

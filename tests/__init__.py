@@ -24,3 +24,6 @@ from . import test_dns_check
 from . import test_mailgate_tools
 from . import test_mailgate_script
 from . import test_mailgate_postfix
+# issue 9: screens
+from . import test_screens
+from . import test_tours
