@@ -23,3 +23,4 @@ from . import mail_alias_domain_check
 # issue 9: screens
 from . import mail_deliverability_overview
 from . import res_config_settings
+from . import mail_thread_previous_aliases

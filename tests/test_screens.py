@@ -1,3 +1,5 @@
+from email.message import EmailMessage
+
 from odoo.tests import TransactionCase, new_test_user, tagged
 
 
@@ -92,3 +94,29 @@ class TestScreens(TransactionCase):
         unchanged = domain.onchange({"catchall_alias": "catchall"}, ["catchall_alias"],
                                     {"catchall_alias": {}, "bounce_alias": {}, "default_from": {}, "name": {}})
         self.assertNotIn("warning", unchanged)
+
+    def test_replaced_addresses_stay_recognised(self):
+        Thread = self.env["mail.thread"]
+        domain = self.alias_domain
+        domain.write({"catchall_alias": "catchall", "bounce_alias": "bounce"})
+        self.assertTrue(domain.md_keep_previous_addresses)
+        domain.write({"catchall_alias": "replies", "bounce_alias": "returns"})
+        self.assertEqual(domain.md_previous_catchall_aliases, "catchall")
+        self.assertEqual(domain.md_previous_bounce_aliases, "bounce")
+        message = EmailMessage()
+        message.set_content("Hello")
+        bounce = {"to": "bounce@screens.example.com", "email_from": "someone@example.org"}
+        self.assertTrue(Thread._detect_is_bounce(message, bounce))
+        direct = {"to": "catchall@screens.example.com"}
+        refusals = []
+        self.assertTrue(Thread.with_context(mail_gateway_refusals=refusals)._detect_write_to_catchall(direct))
+        self.assertEqual(refusals[0][0], "catchall_direct")
+        # back to the old name: it is current again, no longer listed as replaced
+        domain.write({"catchall_alias": "catchall"})
+        self.assertEqual(domain.md_previous_catchall_aliases, "replies")
+        # not kept when the option is off
+        domain.write({"md_keep_previous_addresses": False, "bounce_alias": "other"})
+        self.assertEqual(domain.md_previous_bounce_aliases, "bounce")
+        domain.write({"md_previous_bounce_aliases": False})
+        self.assertFalse(Thread._detect_is_bounce(message, dict(bounce, to="returns@screens.example.com",
+                                                             email_from="x@example.org")))
