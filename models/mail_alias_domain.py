@@ -119,7 +119,8 @@ class MailAliasDomain(models.Model):
                 "and delivery reports to e-mails already sent with it may be lost. Turn on \"Keep "
                 "accepting replaced addresses\" to keep accepting the old address.",
                 addresses=", ".join(changed))
-        return {"warning": {"title": self.env._("Old address no longer recognised"), "message": message}}
+        return {"warning": {"title": self.env._("Old address no longer recognised"), "message": message,
+                            "type": "dialog"}}
 
     md_keep_previous_addresses = models.fields.Boolean(
         "Keep accepting replaced addresses", default=True,

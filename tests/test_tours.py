@@ -27,3 +27,16 @@ class TestTours(HttpCase):
         self.start_tour("/odoo/settings", "mail_deliverability_settings_tour", login="admin")
         self.assertEqual(alias_domain.catchall_alias, "tourcatchall")
         self.assertEqual(self.env["ir.config_parameter"].sudo().get_param("mail.gateway.loop.threshold"), "7")
+
+    def test_configure_alias_domain(self):
+        self.start_tour("/odoo/action-mail.mail_alias_domain_action",
+                        "mail_deliverability_alias_domain_tour", login="admin")
+        domain = self.env["mail.alias.domain"].search([("name", "=", "tour-new.example.com")])
+        self.assertEqual(domain.catchall_alias, "answers")
+        self.assertEqual(domain.md_previous_catchall_aliases, "replies")
+
+    def test_configure_outgoing_server_from_settings(self):
+        self.start_tour("/odoo/settings", "mail_deliverability_outgoing_server_tour", login="admin")
+        server = self.env["ir.mail_server"].search([("name", "=", "Tour relay")])
+        self.assertEqual(server.from_filter, "tour-new.example.com")
+        self.assertEqual(server.smtp_host, "smtp.tour-new.example.com")

@@ -57,3 +57,86 @@ registry.category("web_tour.tours").add("mail_deliverability_settings_tour", {
         },
     ],
 });
+
+registry.category("web_tour.tours").add("mail_deliverability_alias_domain_tour", {
+    steps: () => [
+        {
+            content: "Create an alias domain",
+            trigger: ".o_list_button_add",
+            run: "click",
+        },
+        {
+            trigger: ".o_form_view div[name='name'] input",
+            run: "edit tour-new.example.com",
+        },
+        {
+            trigger: ".o_form_view div[name='catchall_alias'] input",
+            run: "edit replies",
+        },
+        {
+            trigger: ".o_form_button_save",
+            run: "click",
+        },
+        {
+            content: "Saved",
+            trigger: ".o_form_view .o_form_saved",
+        },
+        {
+            content: "Change the catchall of the saved domain",
+            trigger: ".o_form_view div[name='catchall_alias'] input",
+            run: "edit answers && click body",
+        },
+        {
+            content: "The warning says the old address would no longer be recognised",
+            trigger: ".modal:contains('Old address no longer recognised'):contains('replies@tour-new.example.com')",
+        },
+        {
+            trigger: ".modal .modal-footer .btn-primary",
+            run: "click",
+        },
+        {
+            trigger: "body:not(:has(.modal))",
+        },
+        {
+            trigger: ".o_form_button_save",
+            run: "click",
+        },
+        {
+            content: "The replaced address is kept",
+            trigger: ".o_form_view div[name='md_previous_catchall_aliases'] input:value(replies)",
+        },
+    ],
+});
+
+registry.category("web_tour.tours").add("mail_deliverability_outgoing_server_tour", {
+    steps: () => [
+        {
+            content: "Settings link to the outgoing servers",
+            trigger: "#md_lists_setting button:contains('Outgoing Email Servers')",
+            run: "click",
+        },
+        {
+            trigger: ".o_list_button_add",
+            run: "click",
+        },
+        {
+            trigger: ".o_form_view div[name='name'] input",
+            run: "edit Tour relay",
+        },
+        {
+            trigger: ".o_form_view div[name='from_filter'] input",
+            run: "edit tour-new.example.com",
+        },
+        {
+            trigger: ".o_form_view div[name='smtp_host'] input",
+            run: "edit smtp.tour-new.example.com",
+        },
+        {
+            trigger: ".o_form_button_save",
+            run: "click",
+        },
+        {
+            trigger: ".o_form_view .o_form_saved",
+        },
+    ],
+});
