@@ -34,6 +34,7 @@
         # issue 9: screens
         "views/mail_deliverability_overview_views.xml",
         "views/res_config_settings_views.xml",
+        "views/fetchmail_server_search_views.xml",
     ],
     "assets": {
         "web.assets_tests": [
