@@ -233,11 +233,11 @@ class MailBounceEvent(models.Model):
                 return self._apply_report(email_message, message_dict, report, stock_effects)
         except Exception as exc:  # noqa: BLE001 - never lose the report, never break the gateway
             _logger.exception("Bounce report %s could not be processed", message_dict.get("message_id"))
+            error = f"{type(exc).__name__}: {str(exc)[:300]}"  # outside _(): the .pot extractor evals its strings
             self.sudo().create({
                 **self._report_values(email_message, message_dict, report),
                 "kind": report.get("kind") or "unknown",
-                "unmatched_reason": self.env._("Processing the report failed: %(error)s",
-                                               error=f"{type(exc).__name__}: {str(exc)[:300]}"),
+                "unmatched_reason": self.env._("Processing the report failed: %(error)s", error=error),
             })
             return self._no_bounce_values()
 

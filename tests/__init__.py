@@ -27,3 +27,4 @@ from . import test_mailgate_postfix
 # issue 9: screens
 from . import test_screens
 from . import test_tours
+from . import test_i18n
