@@ -61,6 +61,10 @@ class MailDeliverabilityOverview(models.TransientModel):
         compute="_compute_figures", string="Incoming servers in error",
         help="Incoming servers whose last fetch ended with an error.")
 
+    def _compute_display_name(self):
+        for overview in self:
+            overview.display_name = self.env._("Email Overview")
+
     def _figure_domains(self):
         """Model and domain of each figure; the same ones filter the list it opens."""
         week_ago = fields.Datetime.now() - timedelta(days=7)
