@@ -40,7 +40,8 @@ class MailAliasDomainCheck(models.Model):
     _rec_name = "kind"
 
     alias_domain_id = fields.Many2one(
-        "mail.alias.domain", "Alias Domain", required=True, ondelete="cascade", index=True)
+        "mail.alias.domain", "Alias Domain", required=True, ondelete="cascade", index=True,
+        help="The domain whose DNS records this check reads.")
     kind = fields.Selection(CHECK_KINDS, required=True,
         help="Which DNS record this check reads: SPF, DKIM, DMARC or MX.")
     sequence = fields.Integer(compute="_compute_sequence", store=True)

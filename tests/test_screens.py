@@ -120,3 +120,20 @@ class TestScreens(TransactionCase):
         domain.write({"md_previous_bounce_aliases": False})
         self.assertFalse(Thread._detect_is_bounce(message, dict(bounce, to="returns@screens.example.com",
                                                              email_from="x@example.org")))
+
+    def test_fields_explained_to_administrators(self):
+        """Every field an administrator sees on the module's own screens has a help text."""
+        magic = {"id", "display_name", "create_uid", "create_date", "write_uid", "write_date"}
+        screens = ["mail.gateway.quarantine", "mail.bounce.event", "mail.alias.domain.check",
+                   "mail.deliverability.overview"]
+        missing = [f"{model}.{name}" for model in screens
+                   for name, field in self.env[model]._fields.items()
+                   if name not in magic and not field.help and not field.related
+                   and not name.startswith(("activity_", "message_", "website_message", "has_message",
+                                            "rating_", "my_activity"))
+                   and name not in ("sequence",)]
+        extended = {"fetchmail.server": "md_", "res.config.settings": "md_", "mail.alias.domain": "md_"}
+        missing += [f"{model}.{name}" for model, prefix in extended.items()
+                    for name, field in self.env[model]._fields.items()
+                    if name.startswith(prefix) and not field.help]
+        self.assertFalse(missing)
