@@ -37,7 +37,16 @@
         "views/ir_mail_server_queue_views.xml",
         # issue 10: MX gateway
         "data/mail_mailgate_data.xml",
+        # issue 9: screens
+        "views/mail_deliverability_overview_views.xml",
+        "views/res_config_settings_views.xml",
+        "views/fetchmail_server_search_views.xml",
     ],
+    "assets": {
+        "web.assets_tests": [
+            "mail_deliverability/static/tests/tours/*.js",
+        ],
+    },
     "installable": True,
     "application": False,
 }

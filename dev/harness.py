@@ -83,6 +83,7 @@ SYSTEM_PACKAGES = {
     # issue 7: DNS checks
     "issue 7": ["nsd"],
     # issue 9: screens (tours)
+    "issue 9": ["chromium"],
     # issue 10: MX gateway
     "postfix": ["postfix"],
 }

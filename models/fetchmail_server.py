@@ -60,8 +60,10 @@ class FetchmailServer(models.Model):
     md_failed_count = fields.Integer("Messages failed", readonly=True, copy=False,
                                      help="Messages that could be neither processed nor quarantined; they stay on "
                                           "the mail server and are tried again at the next fetch.")
-    md_last_error = fields.Text("Last error", readonly=True, copy=False)
-    md_folder_ids = fields.One2many("fetchmail.server.folder", "fetchmail_server_id", "Folder states", readonly=True)
+    md_last_error = fields.Text("Last error", readonly=True, copy=False,
+        help="Error of the last fetch, empty when it went well. Fix the cause (password, host, folder) and use Fetch Now to retry.")
+    md_folder_ids = fields.One2many("fetchmail.server.folder", "fetchmail_server_id", "Folder states", readonly=True,
+        help="Where the fetch stands in each folder of the mailbox (IMAP UIDVALIDITY and last UID seen).")
 
     @api.constrains("md_folders", "md_move_to")
     def _check_md_folders(self):

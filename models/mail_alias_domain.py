@@ -168,3 +168,82 @@ class MailAliasDomain(models.Model):
     @models.api.model
     def _cron_dns_check(self):
         self.env["mail.alias.domain.check"]._dns_cron()
+
+    # ---- issue 9: screens (warning when an address changes) ----
+    @models.api.onchange("catchall_alias", "bounce_alias", "default_from")
+    def _onchange_md_address_warning(self):
+        """Changing an address breaks replies and reports to mail already sent: say so."""
+        origin = self._origin
+        if not origin:
+            return None
+        changed = [
+            "%s@%s" % (origin[fname], origin.name)
+            for fname in ("catchall_alias", "bounce_alias", "default_from")
+            if origin[fname] and self[fname] != origin[fname] and "@" not in origin[fname]
+        ]
+        if not changed:
+            return None
+        if self.md_keep_previous_addresses:
+            message = self.env._(
+                "Mail sent to %(addresses)s would no longer be recognised: replies and delivery "
+                "reports to e-mails already sent with it would be lost. Because \"Keep accepting "
+                "replaced addresses\" is on, the old catchall and bounce addresses stay accepted "
+                "(listed under Replaced addresses) once you save; keep them delivered to Odoo by "
+                "your mail server.", addresses=", ".join(changed))
+        else:
+            message = self.env._(
+                "Mail sent to %(addresses)s will no longer be recognised once you save: replies "
+                "and delivery reports to e-mails already sent with it may be lost. Turn on \"Keep "
+                "accepting replaced addresses\" to keep accepting the old address.",
+                addresses=", ".join(changed))
+        return {"warning": {"title": self.env._("Old address no longer recognised"), "message": message,
+                            "type": "dialog"}}
+
+    md_keep_previous_addresses = models.fields.Boolean(
+        "Keep accepting replaced addresses", default=True,
+        help="When you change the catchall or bounce alias, the old address is kept in the lists "
+             "below and still recognised: replies and delivery reports to e-mails sent before the "
+             "change are not lost.")
+    md_previous_catchall_aliases = models.fields.Char(
+        "Replaced catchall aliases",
+        help="Former catchall local parts (comma separated) still treated as the catchall on this "
+             "domain. Remove them once no reply to old e-mails is expected.")
+    md_previous_bounce_aliases = models.fields.Char(
+        "Replaced bounce aliases",
+        help="Former bounce local parts (comma separated) whose incoming mail is still treated as "
+             "delivery reports. Remove them once no report to old e-mails is expected.")
+
+    def write(self, vals):
+        """Remember the replaced catchall / bounce local parts when asked to keep them."""
+        kept = {}
+        for fname, previous in (("catchall_alias", "md_previous_catchall_aliases"),
+                                ("bounce_alias", "md_previous_bounce_aliases")):
+            if fname not in vals or previous in vals:
+                continue
+            for domain in self:
+                keep = vals.get("md_keep_previous_addresses", domain.md_keep_previous_addresses)
+                old = domain[fname]
+                if keep and old and old != vals[fname]:
+                    names = [n for n in (domain[previous] or "").split(",") if n.strip()]
+                    names = [n.strip() for n in names if n.strip() != vals[fname]]
+                    if old not in names:
+                        names.append(old)
+                    kept.setdefault(domain, {})[previous] = ",".join(names)
+        result = super().write(vals)
+        for domain, values in kept.items():
+            super(MailAliasDomain, domain).write(values)
+        if kept or {"name", "md_previous_catchall_aliases", "md_previous_bounce_aliases"} & set(vals):
+            self.env.registry.clear_cache()
+        return result
+
+    @models.api.model
+    @models.tools.ormcache()
+    def _md_previous_addresses(self):
+        """(catchall, bounce): replaced addresses still recognised, as frozensets of full
+        addresses. Cached: read on every incoming e-mail."""
+        catchall, bounce = set(), set()
+        for domain in self.sudo().search([]):
+            for names, found in ((domain.md_previous_catchall_aliases, catchall),
+                                 (domain.md_previous_bounce_aliases, bounce)):
+                found.update(f"{n.strip().lower()}@{domain.name}" for n in (names or "").split(",") if n.strip())
+        return frozenset(catchall), frozenset(bounce)

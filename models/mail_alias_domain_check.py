@@ -40,16 +40,20 @@ class MailAliasDomainCheck(models.Model):
     _rec_name = "kind"
 
     alias_domain_id = fields.Many2one(
-        "mail.alias.domain", "Alias Domain", required=True, ondelete="cascade", index=True)
-    kind = fields.Selection(CHECK_KINDS, required=True)
+        "mail.alias.domain", "Alias Domain", required=True, ondelete="cascade", index=True,
+        help="The domain whose DNS records this check reads.")
+    kind = fields.Selection(CHECK_KINDS, required=True,
+        help="Which DNS record this check reads: SPF, DKIM, DMARC or MX.")
     sequence = fields.Integer(compute="_compute_sequence", store=True)
-    status = fields.Selection(DNS_STATUSES, required=True, default="unknown", tracking=True)
+    status = fields.Selection(DNS_STATUSES, required=True, default="unknown", tracking=True,
+        help="Result of the last check: ok, warning (works but should be improved), error (mail is likely refused or marked as spam) or unknown (DNS did not answer in time).")
     summary = fields.Char(help="The main finding, in one sentence.")
     records_seen = fields.Text("Records Seen", help="What DNS answered, as zone-file lines.")
     advice = fields.Text(help="What is wrong and how to fix it, with the exact record to publish.")
     record_to_publish = fields.Text(
         "Record to Publish", help="Zone-file line(s) to add or replace at your DNS provider.")
-    checked_on = fields.Datetime("Checked On")
+    checked_on = fields.Datetime("Checked On",
+        help="When DNS was last read for this check.")
 
     _sql_constraints = [
         ("alias_domain_kind_unique", "UNIQUE(alias_domain_id, kind)",

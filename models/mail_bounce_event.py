@@ -40,28 +40,40 @@ class MailBounceEvent(models.Model):
                            help="When the report was processed.")
     email = fields.Char("Address", index="btree_not_null",
                         help="Normalized address the report is about.")
-    email_domain = fields.Char("Domain", compute="_compute_email_domain", store=True, index="btree_not_null")
-    partner_id = fields.Many2one("res.partner", "Contact", index="btree_not_null", ondelete="set null")
+    email_domain = fields.Char("Domain", compute="_compute_email_domain", store=True, index="btree_not_null",
+        help="Domain of the address that bounced: group by it to spot a provider refusing your mail.")
+    partner_id = fields.Many2one("res.partner", "Contact", index="btree_not_null", ondelete="set null",
+        help="Contact whose address bounced, when one was found.")
     mail_message_id = fields.Many2one("mail.message", "Original message", index="btree_not_null",
-                                      ondelete="set null")
-    model = fields.Char("Document model")
-    res_id = fields.Many2oneReference("Document ID", model_field="model")
-    kind = fields.Selection(BOUNCE_KINDS, required=True, default="unknown", index=True)
+                                      ondelete="set null",
+        help="The message whose delivery failed, when the report could be tied to it.")
+    model = fields.Char("Document model",
+        help="Model of the document the failed message belongs to.")
+    res_id = fields.Many2oneReference("Document ID", model_field="model",
+        help="Document the failed message belongs to.")
+    kind = fields.Selection(BOUNCE_KINDS, required=True, default="unknown", index=True,
+        help="Hard bounce: the address does not work (counts toward the blacklist). Soft bounce: temporary (mailbox full, ...). Delay: still trying. Complaint: the recipient marked the e-mail as spam (opt-out). Read receipt: recorded only.")
     status = fields.Char(help="RFC 3463 status code given by the reporting server (5.x.x permanent, "
                               "4.x.x transient).")
     diagnostic = fields.Text(help="The diagnostic line of the reporting server.")
     action = fields.Char(help="Action field of the report (failed, delayed, ...).")
     report_type = fields.Char(help="delivery-status, disposition-notification, feedback-report or plain.")
-    report_message_id = fields.Char("Report Message-Id")
-    report_from = fields.Char("Report from")
+    report_message_id = fields.Char("Report Message-Id",
+        help="Message-Id of the delivery report itself.")
+    report_from = fields.Char("Report from",
+        help="Who sent the delivery report (usually a MAILER-DAEMON).")
     report_attachment_id = fields.Many2one("ir.attachment", "Report", ondelete="set null",
-                                           groups="base.group_system")
+                                           groups="base.group_system",
+        help="The delivery report as received, for administrators.")
     matched_by = fields.Selection(
         [("token", "Signed bounce address"), ("message_id", "Original Message-Id"),
-         ("address", "Address only"), ("none", "Nothing")], default="none", required=True)
-    matched = fields.Boolean(compute="_compute_matched", store=True, index=True)
+         ("address", "Address only"), ("none", "Nothing")], default="none", required=True,
+        help="How the report was tied to the recipient: signed bounce address (exact), Message-Id of the original e-mail, the address alone, or not at all.")
+    matched = fields.Boolean(compute="_compute_matched", store=True, index=True,
+        help="The report was tied to a contact or an e-mail.")
     unmatched_reason = fields.Text("Reason", help="Why the report could not be tied to a contact or an e-mail.")
-    company_id = fields.Many2one("res.company", "Company", index=True, default=lambda self: self.env.company)
+    company_id = fields.Many2one("res.company", "Company", index=True, default=lambda self: self.env.company,
+        help="Company of the message that bounced.")
 
     @api.depends("email")
     def _compute_email_domain(self):
@@ -221,11 +233,11 @@ class MailBounceEvent(models.Model):
                 return self._apply_report(email_message, message_dict, report, stock_effects)
         except Exception as exc:  # noqa: BLE001 - never lose the report, never break the gateway
             _logger.exception("Bounce report %s could not be processed", message_dict.get("message_id"))
+            error = f"{type(exc).__name__}: {str(exc)[:300]}"  # outside _(): the .pot extractor evals its strings
             self.sudo().create({
                 **self._report_values(email_message, message_dict, report),
                 "kind": report.get("kind") or "unknown",
-                "unmatched_reason": self.env._("Processing the report failed: %(error)s",
-                                               error=f"{type(exc).__name__}: {str(exc)[:300]}"),
+                "unmatched_reason": self.env._("Processing the report failed: %(error)s", error=error),
             })
             return self._no_bounce_values()
 

@@ -38,14 +38,21 @@ class MailGatewayQuarantine(models.Model):
 
     state = fields.Selection(
         [("held", "Held"), ("released", "Released"), ("discarded", "Discarded")],
-        default="held", required=True, index=True)
-    reason = fields.Selection(QUARANTINE_REASONS, required=True, index=True)
+        default="held", required=True, index=True,
+        help="Held: waiting for a decision. Released: put back through the gateway. Discarded: kept only until the retention period ends.")
+    reason = fields.Selection(QUARANTINE_REASONS, required=True, index=True,
+        help="Which gateway check refused the message.")
     reason_detail = fields.Text("Details", help="Why the gateway refused this message, in words.")
-    message_id = fields.Char("Message-Id", index="btree_not_null", readonly=True)
-    email_from = fields.Char("From", index="btree_not_null", readonly=True)
-    email_to = fields.Char("Recipients", readonly=True)
-    subject = fields.Char(readonly=True)
-    message_date = fields.Datetime("Date", readonly=True)
+    message_id = fields.Char("Message-Id", index="btree_not_null", readonly=True,
+        help="Message-Id header of the held message.")
+    email_from = fields.Char("From", index="btree_not_null", readonly=True,
+        help="Sender of the held message.")
+    email_to = fields.Char("Recipients", readonly=True,
+        help="Recipients (To and Cc) of the held message.")
+    subject = fields.Char(readonly=True,
+        help="Subject of the held message.")
+    message_date = fields.Datetime("Date", readonly=True,
+        help="Date header of the held message.")
     alias_id = fields.Many2one(
         "mail.alias", "Alias", index="btree_not_null", ondelete="set null",
         help="On release, the message goes to this alias when its own addresses find no route.")
@@ -53,16 +60,22 @@ class MailGatewayQuarantine(models.Model):
         "Target model", help="On release, the model used when no alias or thread matches "
                              "(e.g. for a message written directly to the catchall).")
     thread_id = fields.Integer("Target record", help="On release, the record the message is posted on.")
-    fetchmail_server_id = fields.Many2one("fetchmail.server", "Incoming server", ondelete="set null")
-    raw_message = fields.Binary("Raw message", attachment=True, groups="base.group_system")
-    company_id = fields.Many2one("res.company", "Company", index=True)
+    fetchmail_server_id = fields.Many2one("fetchmail.server", "Incoming server", ondelete="set null",
+        help="Incoming server that fetched the message (empty: delivered by the mail gateway script).")
+    raw_message = fields.Binary("Raw message", attachment=True, groups="base.group_system",
+        help="The message exactly as received, readable by administrators only.")
+    company_id = fields.Many2one("res.company", "Company", index=True,
+        help="Company of the alias or server that received the message.")
     bypassed_checks = fields.Char(
         "Already released from", readonly=True,
         help="Checks an administrator already released this message from (comma-separated "
              "reason codes); a release passes them as well as the check that held it.")
-    released_date = fields.Datetime("Released on", readonly=True)
-    released_uid = fields.Many2one("res.users", "Released by", readonly=True)
-    released_res_id = fields.Integer("Created/updated record", readonly=True)
+    released_date = fields.Datetime("Released on", readonly=True,
+        help="When an administrator released the message.")
+    released_uid = fields.Many2one("res.users", "Released by", readonly=True,
+        help="Administrator who released the message.")
+    released_res_id = fields.Integer("Created/updated record", readonly=True,
+        help="Id of the record the released message created or was posted on.")
     raw_source = fields.Text(
         "Raw source", compute="_compute_raw_source", groups="base.group_system",
         help="The message exactly as it arrived (administrators only).")

@@ -29,3 +29,7 @@ from . import test_outgoing_queue
 from . import test_mailgate_tools
 from . import test_mailgate_script
 from . import test_mailgate_postfix
+# issue 9: screens
+from . import test_screens
+from . import test_tours
+from . import test_i18n

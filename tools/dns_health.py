@@ -282,8 +282,8 @@ class DnsLookup:
         except dns.exception.Timeout:
             self.timeouts += 1
             self.dead_zones.add(zone)
-            return Answer("unknown", error=tr(_lt(
-                "no answer within %(timeout)s s", timeout=f"{self.timeout:g}")))
+            timeout = f"{self.timeout:g}"  # outside _lt(): the .pot extractor evals its strings
+            return Answer("unknown", error=tr(_lt("no answer within %(timeout)s s", timeout=timeout)))
         except dns.resolver.NoNameservers:
             return Answer("unknown", error=tr(_lt("the DNS server failed (SERVFAIL or refused)")))
         except dns.exception.DNSException as exc:
