@@ -12,7 +12,11 @@ class MailAliasDomain(models.Model):
         "Senders to allow", compute="_compute_md_senders_to_allow",
         help="Every address of this domain the database may send from: allow them on your "
              "mail provider (bounce, default From, administrators, OdooBot, templates, mailings).")
-    md_legacy_from_hint = fields.Char(compute="_compute_md_legacy_from_hint")
+    md_legacy_from_hint = fields.Char(
+        "Legacy From parameters", compute="_compute_md_legacy_from_hint",
+        help="Shown when the old system parameters mail.force.smtp.from or mail.dynamic.smtp.from "
+             "are set: they still decide the From of outgoing e-mails, but the Default From of this "
+             "alias domain is the documented way. Remove them once the alias domain is configured.")
 
     @api.constrains("default_from")
     def _check_md_default_from(self):
