@@ -698,7 +698,8 @@ def cmd_bench(argv):
     smtp = ("--smtp-port", str(port), "--sink-file", str(sink_file))
     rows = []
     ceiling = subprocess.run([str(venv_python()), str(ROOT / "dev" / "bench_scenarios.py"), "smtp_ceiling",
-                              "--count", str(n_out), *smtp, "--"], capture_output=True, text=True)
+                              "--count", str(n_out), *smtp, "--"], capture_output=True, text=True,
+                             env=odoo.env())
     match = re.search(r"^BENCH-RESULT (.*)$", ceiling.stdout, re.M)
     if match:
         import json  # noqa: PLC0415
