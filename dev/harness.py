@@ -616,6 +616,15 @@ def cmd_test(argv):
             failed += 1
             report.append((name, problems))
 
+    def run_and_count(template, tags, label, title):
+        nonlocal passed, failed
+        good, bad, problems = run_tests(odoo, template, tags, run_id, label)
+        passed += good
+        failed += bad
+        if bad:
+            report.append((title, problems))
+        say(f"{title}: {good} passed, {bad} failed")
+
     template, problems = ensure_template(odoo, TEST_MODULES, "mail")
     check("install on a database that already has mail", template is not None, problems)
     if not only:
@@ -628,24 +637,14 @@ def cmd_test(argv):
             check("uninstall leaves nothing behind", ok, problems)
         tags = (main_only + ["-md_mass"] if only else
                 [f"/{MODULE}", "-md_mass"] + ODOO_TEST_TAGS + [f"-{t}" for t in DELIBERATE_DIFFERENCES])
-        good, bad, problems = run_tests(odoo, template, tags, run_id, "main")
-        passed += good
-        failed += bad
-        if bad:
-            report.append(("tests", problems))
-        say(f"tests: {good} passed, {bad} failed")
+        run_and_count(template, tags, "main", "tests")
     if not only or any("md_mass" in tag or "test_mass_mailing" in tag for tag in only):
         mass_template, problems = ensure_template(odoo, MASS_MODULES, "mass")
         check("install on a database with Email Marketing", mass_template is not None, problems)
         if mass_template:
             tags = ([t for t in only if "md_mass" in t or "test_mass_mailing" in t] if only
                     else ["md_mass"] + MASS_TEST_TAGS + [f"-{t}" for t in DELIBERATE_DIFFERENCES])
-            good, bad, problems = run_tests(odoo, mass_template, tags, run_id, "mass")
-            passed += good
-            failed += bad
-            if bad:
-                report.append(("mass-mailing tests", problems))
-            say(f"mass-mailing tests: {good} passed, {bad} failed")
+            run_and_count(mass_template, tags, "mass", "mass-mailing tests")
     if not only and DELIBERATE_DIFFERENCES:
         say("Odoo tests left out on purpose (the module deliberately differs; see README):")
         for test, reason in DELIBERATE_DIFFERENCES.items():

@@ -78,14 +78,9 @@ class MailAliasDomain(models.Model):
     def action_md_routing_preview(self):
         self.ensure_one()
         company = self.env["res.company"].search([("alias_domain_id", "=", self.id)], limit=1)
-        return {
-            "type": "ir.actions.act_window",
-            "name": self.env._("Routing Preview"),
-            "res_model": "mail.routing.preview",
-            "view_mode": "form",
-            "target": "new",
-            "context": {"default_company_id": (company or self.env.company).id},
-        }
+        action = self.env["ir.mail_server"].action_md_routing_preview()
+        action["context"] = {"default_company_id": (company or self.env.company).id}
+        return action
 
     # ---- issue 4: bounces (signed bounce addresses) ----
     # (odoo.models.fields / .api: keeps the shared import header of this file untouched)
