@@ -4,6 +4,11 @@ from odoo.exceptions import ValidationError
 from ..tools import from_filter as ff
 
 
+# fields the cached address lists are read from
+CACHED_FIELDS = {"name", "catchall_alias", "bounce_alias", "md_previous_catchall_aliases",
+                 "md_previous_bounce_aliases"}
+
+
 class MailAliasDomain(models.Model):
     _inherit = "mail.alias.domain"
 
@@ -231,9 +236,26 @@ class MailAliasDomain(models.Model):
         result = super().write(vals)
         for domain, values in kept.items():
             super(MailAliasDomain, domain).write(values)
-        if kept or {"name", "md_previous_catchall_aliases", "md_previous_bounce_aliases"} & set(vals):
+        if kept or CACHED_FIELDS & set(vals):
             self.env.registry.clear_cache()
         return result
+
+    @models.api.model_create_multi
+    def create(self, vals_list):
+        domains = super().create(vals_list)
+        self.env.registry.clear_cache()
+        return domains
+
+    def unlink(self):
+        result = super().unlink()
+        self.env.registry.clear_cache()
+        return result
+
+    @models.api.model
+    @models.tools.ormcache()
+    def _md_catchall_emails(self):
+        """Catchall addresses of every alias domain. Cached: read on every incoming e-mail."""
+        return tuple(email for email in self.sudo().search([]).mapped("catchall_email") if email)
 
     @models.api.model
     @models.tools.ormcache()

@@ -4,8 +4,8 @@ import re
 
 from markupsafe import Markup
 
-from odoo import api, fields, models
-from odoo.tools import email_normalize, email_split, html2plaintext
+from odoo import api, fields, models, tools
+from odoo.tools import SQL, email_normalize, email_split, html2plaintext
 
 from ..tools import dsn, verp
 from ..tools.params import bounce_blacklist_rule
@@ -75,15 +75,28 @@ class MailBounceEvent(models.Model):
     company_id = fields.Many2one("res.company", "Company", index=True, default=lambda self: self.env.company,
         help="Company of the message that bounced.")
 
+    @staticmethod
+    def _email_domain_of(email):
+        return email.rpartition("@")[2] if email and "@" in email else False
+
     @api.depends("email")
     def _compute_email_domain(self):
         for event in self:
-            event.email_domain = event.email.rpartition("@")[2] if event.email and "@" in event.email else False
+            event.email_domain = self._email_domain_of(event.email)
 
     @api.depends("partner_id", "mail_message_id", "res_id")
     def _compute_matched(self):
         for event in self:
             event.matched = bool(event.partner_id or event.mail_message_id or event.res_id)
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        """Computed columns given at once: one INSERT per report, no UPDATE after it."""
+        for vals in vals_list:
+            vals.setdefault("email_domain", self._email_domain_of(vals.get("email")))
+            vals.setdefault("matched", bool(vals.get("partner_id") or vals.get("mail_message_id")
+                                            or vals.get("res_id")))
+        return super().create(vals_list)
 
     def action_open_document(self):
         self.ensure_one()
@@ -147,6 +160,40 @@ class MailBounceEvent(models.Model):
     @api.model
     def _normalize(self, email):
         return email_normalize(email or "") or False
+
+    @api.model
+    @tools.ormcache()
+    def _bounce_counter_models(self):
+        """Models with a bounce counter (mail.thread.blacklist), read from the registry."""
+        registry = self.env.registry
+        mixin = registry["mail.thread.blacklist"]
+        return tuple(sorted(
+            name for name, model in registry.items()
+            if name != mixin._name and issubclass(model, mixin) and not model._abstract
+            and not model._transient and model._auto and not model._table_query))
+
+    @api.model
+    def _bounced_records(self, email):
+        """{model: ids} of active records counting bounces of ``email``: one query for all
+        models (stock runs one search per model on every incoming message)."""
+        selects = []
+        for name in self._bounce_counter_models():
+            model = self.env[name]
+            fnames = ["message_bounce", "email_normalized"]
+            conditions = [SQL("message_bounce > 0"), SQL("email_normalized = %s", email)]
+            active = model._active_name
+            if active and model._fields[active].store:
+                fnames.append(active)
+                conditions.append(SQL("%s IS TRUE", SQL.identifier(active)))
+            model.flush_model(fnames)
+            selects.append(SQL("SELECT %s, id FROM %s WHERE %s", name, SQL.identifier(model._table),
+                               SQL(" AND ").join(conditions)))
+        if not selects:
+            return {}
+        found = {}
+        for name, record_id in self.env.execute_query(SQL(" UNION ALL ").join(selects)):
+            found.setdefault(name, []).append(record_id)
+        return found
 
     @api.model
     def _signed_bounce_addresses(self, message_dict):
@@ -314,6 +361,10 @@ class MailBounceEvent(models.Model):
             recipients[0]["email"] = stock_partner[:1].email_normalized or recipients[0].get("email")
         emails = {rcpt["email"] for rcpt in recipients if rcpt.get("email") and "partners" not in rcpt}
         by_email = {}
+        if stock_email in emails and not token and "bounced_partner" in message_dict:
+            # stock's parsing already looked this address up (active contacts, sudo)
+            by_email[stock_email] = stock_partner
+            emails.discard(stock_email)
         if emails:
             for partner in Partner.search([("email_normalized", "in", list(emails))]):
                 by_email[partner.email_normalized] = by_email.get(partner.email_normalized, Partner) | partner

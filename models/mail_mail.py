@@ -117,22 +117,39 @@ class MailMail(models.Model):
         if "email_from" in vals or "reply_to" in vals:
             vals = self._md_sanitize_headers(dict(vals))
         state = routing_state(self.env.cr) if "state" in vals else None
-        if not state or not state["mails"] or not any(i in state["mails"] for i in self.ids):
+        if not state or not state["mails"]:
             return super().write(vals)
-        final = vals.get("state") == "sent" or "failure_type" in vals
-        last = state["last"] if final else None
+        # written once, with the outcome (Odoo's guard write before sending is left alone)
+        if not (vals.get("state") == "sent" or "failure_type" in vals) \
+                or not any(i in state["mails"] for i in self.ids):
+            return super().write(vals)
+        last = state["last"]
         state["last"] = None
         by_values = defaultdict(list)
-        for mail in self:
-            route = state["mails"].get(mail.id)
+        for mail_id in self.ids:
+            route = state["mails"].pop(mail_id, None)
             if route and last:
                 route = dict(route, **last)
-            if route and final:
-                state["mails"].pop(mail.id, None)
-            by_values[tuple(sorted((route or {}).items()))].append(mail.id)
+            by_values[tuple(sorted((route or {}).items()))].append(mail_id)
         for route, ids in by_values.items():
             super(MailMail, self.browse(ids)).write(dict(vals, **dict(route)))
         return True
+
+    def _md_write_pending_routes(self):
+        """Routes of mails that failed without a final write (e.g. the server could not be
+        reached: Odoo fails the whole batch at once)."""
+        state = routing_state(self.env.cr)
+        by_values = defaultdict(list)
+        for mail_id in self.ids:
+            if route := state["mails"].pop(mail_id, None):
+                by_values[tuple(sorted(route.items()))].append(mail_id)
+        for route, ids in by_values.items():
+            super(MailMail, self.browse(ids)).write(dict(route))
+
+    def _postprocess_sent_message(self, success_pids, failure_reason=False, failure_type=None):
+        self._md_write_pending_routes()
+        return super()._postprocess_sent_message(
+            success_pids, failure_reason=failure_reason, failure_type=failure_type)
 
     # ---- issue 4: bounces (per-mail signed bounce address) ----
     def _prepare_outgoing_list(self, mail_server=False, recipients_follower_status=None):
@@ -354,6 +371,7 @@ class MailMailQueue(models.Model):
 
     def _postprocess_sent_message(self, success_pids, failure_reason=False, failure_type=None):
         """A postponed e-mail is still on its way: its notifications wait, nothing is removed."""
+        self._md_write_pending_routes()
         deferred = queue_state(self.env.cr)["deferred"] if self.env.context.get("md_queue") \
             else None
         later_ids = [mail_id for mail_id in self.ids if deferred and mail_id in deferred]

@@ -61,11 +61,16 @@ class MailThread(models.AbstractModel):
         message_dict.update(outer)
 
     def _routing_reset_bounce(self, email_message, message_dict):
-        """Reset on the address whatever the display name (stock only for a bare address)."""
+        """Reset on the address whatever the display name (stock only for a bare address).
+
+        Stock searches each model with a bounce counter in turn on every incoming message;
+        here one query finds the records of all of them (models read from the registry).
+        """
         normalized = self.env["mail.bounce.event"]._normalize(message_dict.get("email_from"))
-        if normalized and normalized != message_dict.get("email_from"):
-            message_dict = dict(message_dict, email_from=normalized)
-        return super()._routing_reset_bounce(email_message, message_dict)
+        if not normalized:
+            return
+        for model, ids in self.env["mail.bounce.event"]._bounced_records(normalized).items():
+            self.env[model].sudo().browse(ids)._message_reset_bounce(normalized)
 
     # ---- issue 5: gateway guard (message_route, message_process, loop/auto-reply
     #      detection, _routing_check_route, _routing_create_bounce_email, headers) ----
@@ -131,7 +136,7 @@ class MailThread(models.AbstractModel):
 
     @models.api.model
     def _gateway_catchall_emails(self):
-        return self.env["mail.alias.domain"].sudo().search([]).mapped("catchall_email")
+        return self.env["mail.alias.domain"]._md_catchall_emails()
 
     @models.api.model
     def _gateway_unroutable_reason(self, msg_dict):
@@ -173,26 +178,50 @@ class MailThread(models.AbstractModel):
         Order: parse, known Message-Id, reply to a loop notice, catchall duplicate, route
         (auto-replies and mailing lists never trigger an answer), auto-reply policy, loop
         limit, then stock processing.  Unroutable messages and errors are quarantined and the
-        error is raised as stock does.
+        error is raised as stock does.  All steps share one savepoint: a failure leaves
+        nothing half-done but the quarantined message.
         """
-        import email  # noqa: PLC0415
         import xmlrpc.client  # noqa: PLC0415
-        from odoo.tools import email_normalize  # noqa: PLC0415
-        from ..tools import autoreply, gateway  # noqa: PLC0415
 
         if isinstance(message, xmlrpc.client.Binary):
             message = bytes(message.data)
         if isinstance(message, str):
             message = message.encode("utf-8")
         raw = bytes(message)
-        bypass = self._gateway_bypass()
+        progress = {"step": "parse", "msg_dict": None, "target": {}}
         try:
             with self.env.cr.savepoint():
-                email_message = email.message_from_bytes(raw, policy=email.policy.SMTP)
-                msg_dict = self.message_parse(email_message, save_original=save_original)
-        except Exception as exc:
-            self._gateway_hold(raw, "parse_error", repr(exc))
+                return self._gateway_process(raw, progress, model, custom_values, save_original,
+                                             strip_attachments, thread_id)
+        except ValueError as exc:
+            if progress["step"] != "route":
+                self._gateway_hold_failure(raw, progress, exc)
+                raise
+            reason, values = self._gateway_unroutable_reason(progress["msg_dict"])
+            detail = values.pop("detail", None) or str(exc)
+            self._gateway_hold(raw, reason, detail, **values)
             raise
+        except Exception as exc:
+            self._gateway_hold_failure(raw, progress, exc)
+            raise
+
+    @models.api.model
+    def _gateway_hold_failure(self, raw, progress, exc):
+        reason = "parse_error" if progress["step"] == "parse" else "processing_error"
+        self._gateway_hold(raw, reason, repr(exc), **progress["target"])
+
+    @models.api.model
+    def _gateway_process(self, raw, progress, model, custom_values, save_original,
+                         strip_attachments, thread_id):
+        """The steps of ``message_process``; ``progress`` tells the caller which one failed."""
+        import email  # noqa: PLC0415
+        from odoo.tools import email_normalize  # noqa: PLC0415
+        from ..tools import autoreply, gateway  # noqa: PLC0415
+
+        bypass = self._gateway_bypass()
+        email_message = email.message_from_bytes(raw, policy=email.policy.SMTP)
+        msg_dict = self.message_parse(email_message, save_original=save_original)
+        progress.update(step="check", msg_dict=msg_dict)
         if strip_attachments:
             msg_dict.pop("attachments", None)
 
@@ -229,17 +258,9 @@ class MailThread(models.AbstractModel):
         router = self.with_context(
             mail_gateway_refusals=refusals, mail_gateway_no_answer=silent,
             mail_catchall_aliases=list(catchall))
-        try:
-            with self.env.cr.savepoint():
-                routes = router.message_route(email_message, msg_dict, model, thread_id, custom_values)
-        except ValueError as exc:
-            reason, values = self._gateway_unroutable_reason(msg_dict)
-            detail = values.pop("detail", None) or str(exc)
-            self._gateway_hold(raw, reason, detail, **values)
-            raise
-        except Exception as exc:
-            self._gateway_hold(raw, "processing_error", repr(exc))
-            raise
+        progress["step"] = "route"
+        routes = router.message_route(email_message, msg_dict, model, thread_id, custom_values)
+        progress["step"] = "check"
 
         if not routes:
             if refusals:
@@ -268,12 +289,8 @@ class MailThread(models.AbstractModel):
                     self._gateway_send_loop_notice(email_message, msg_dict)
                 return False
 
-        try:
-            with self.env.cr.savepoint():
-                result = self._message_route_process(email_message, msg_dict, routes)
-        except Exception as exc:
-            self._gateway_hold(raw, "processing_error", repr(exc), **target)
-            raise
+        progress.update(step="process", target=target)
+        result = self._message_route_process(email_message, msg_dict, routes)
         self._gateway_record_receipt(msg_dict, routes, fingerprint)
         return result
 
@@ -289,7 +306,10 @@ class MailThread(models.AbstractModel):
             "email_normalized": sender, "alias_id": alias.id if alias else False,
             "model": model, "created": not thread_id, "fingerprint": fingerprint or False,
         } for model, thread_id, _cv, _uid, alias in routes]
-        self.env["mail.gateway.receipt"].sudo().create(rows)
+        # a reply outside the catchall is never counted: no row, no query
+        rows = [row for row in rows if row["created"] or row["fingerprint"]]
+        if rows:
+            self.env["mail.gateway.receipt"].sudo().create(rows)
 
     @models.api.model
     def _detect_loop_headers(self, msg_dict):

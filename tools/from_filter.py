@@ -5,6 +5,7 @@ internationalised domains accepted). :func:`choose_server` picks the server and 
 a sender with the six documented rules and says why, so that the models only have to read the
 server list once and record the answer.
 """
+import functools
 import re
 from dataclasses import dataclass, field
 from email.utils import getaddresses
@@ -43,6 +44,7 @@ def render(value, lang=None):
     return value
 
 
+@functools.lru_cache(maxsize=4096)
 def normalize_domain(domain):
     """ASCII (punycode) lower-case form of a domain, or raise ValueError."""
     domain = (domain or "").strip().rstrip(".")
@@ -81,6 +83,7 @@ def parse_entry(entry):
             "address (name@example.com).", entry=entry)) from None
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_from_filter(text, strict=True):
     """Entries of a FROM filter, in order; empty parts are ignored.
 
@@ -106,6 +109,7 @@ def clean_from_filter(text):
     return ", ".join(parts) or False
 
 
+@functools.lru_cache(maxsize=4096)
 def split_sender(sender):
     """(display name, normalised address or "", domain or "") of a From value."""
     sender = sanitize_header_value(sender or "")
@@ -150,12 +154,14 @@ def has_header_breaking(value):
     return bool(_HEADER_BREAKING.search(value or ""))
 
 
+@functools.lru_cache(maxsize=4096)
 def _raw_address(value):
     """The first address of a From value as written (case kept), or ""."""
     pairs = [addr for _name, addr in getaddresses([sanitize_header_value(value)]) if addr]
     return pairs[0] if pairs else ""
 
 
+@functools.lru_cache(maxsize=4096)
 def format_sender(sender):
     """A From value safe for a header: display name without line breaks, or "" if no
     valid address can be found in it."""
@@ -166,6 +172,7 @@ def format_sender(sender):
     return formataddr((sanitize_header_value(name), original)) if name else original
 
 
+@functools.lru_cache(maxsize=4096)
 def encapsulate(sender, address):
     """``address`` as From, keeping the sender's display name (else its local part)."""
     if not split_sender(address)[1]:
