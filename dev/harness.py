@@ -681,6 +681,7 @@ def bench_run(odoo, template, scenario, count, extra=(), populate=0, tag="b"):
 def cmd_bench(argv):
     """Stock Odoo 18 against the addon, same machine, same run: rates and SQL queries per item."""
     quick = "--quick" in argv
+    repeat = next((int(arg.split("=", 1)[1]) for arg in argv if arg.startswith("--repeat=")), 3)
     n_out, n_in, n_scale = (200, 100, 20000) if quick else (2000, 1000, 200000)
     odoo = prepare()
     template, problems = ensure_template(odoo, TEST_MODULES, "mail")
@@ -710,10 +711,16 @@ def cmd_bench(argv):
         (f"Incoming at scale: same with +{n_scale:,} records", "incoming", n_in, (), n_scale),
     ]
     for label, scenario, count, extra, populate in lines:
-        say(f"bench: {label}")
-        figures_stock = bench_run(odoo, stock, scenario, count, extra, populate, "stock")
-        figures_addon = bench_run(odoo, template, scenario, count, extra, populate, "addon")
-        rows.append((label, figures_stock, figures_addon))
+        say(f"bench: {label} (best of {repeat}, stock and addon alternating)")
+        runs_stock, runs_addon = [], []
+        for _round in range(repeat):
+            runs_stock.append(bench_run(odoo, stock, scenario, count, extra, populate, "stock"))
+            runs_addon.append(bench_run(odoo, template, scenario, count, extra, populate, "addon"))
+        say("  rates stock " + " ".join(str(r["rate"]) for r in runs_stock)
+            + " | addon " + " ".join(str(r["rate"]) for r in runs_addon))
+        # other processes only ever slow a run down: the best run is the least disturbed one
+        rows.append((label, max(runs_stock, key=lambda r: r["rate"]),
+                     max(runs_addon, key=lambda r: r["rate"])))
     header = f"| {'line':<52} | {'stock /s':>9} | {'addon /s':>9} | {'addon/stock':>11} | {'stock q/item':>12} | {'addon q/item':>12} |"
     print("\n" + header + "\n|" + "|".join("-" * (len(c) + 0) for c in header.split("|")[1:-1]) + "|")
     for label, s_fig, a_fig in rows:

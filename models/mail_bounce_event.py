@@ -297,8 +297,8 @@ class MailBounceEvent(models.Model):
     @api.model
     def _report_values(self, email_message, message_dict, report):
         """Values shared by every event of one report, the report itself attached."""
-        raw = b""
-        if email_message:
+        raw = message_dict.get("md_raw") or b""
+        if not raw and email_message:
             try:
                 raw = email_message.as_bytes()
             except Exception:  # noqa: BLE001

@@ -222,6 +222,8 @@ class MailThread(models.AbstractModel):
         email_message = email.message_from_bytes(raw, policy=email.policy.SMTP)
         msg_dict = self.message_parse(email_message, save_original=save_original)
         progress.update(step="check", msg_dict=msg_dict)
+        if msg_dict.get("is_bounce"):
+            msg_dict["md_raw"] = raw  # the report as received, kept with its bounce events
         if strip_attachments:
             msg_dict.pop("attachments", None)
 

@@ -276,7 +276,7 @@ class TestBounceGatewayRobustness(RealSmtpCase):
 
         def queries(index):
             self.env.flush_all()
-            self.env.invalidate_all()
+            self.env.reset()  # record caches and per-environment caches (env.company) alike
             start = self.env.cr.sql_log_count
             self.env["mail.thread"].message_process(False, report(index))
             return self.env.cr.sql_log_count - start
