@@ -15,7 +15,6 @@ from odoo.addons.base.models.ir_mail_server import MailDeliveryException
 from ..tools.failover import failover_candidates
 from ..tools.from_filter import render
 from ..tools.smtp_retry import TEMPORARY, classify_smtp_error
-from .ir_mail_server import routing_state
 
 _logger = logging.getLogger(__name__)
 
@@ -109,13 +108,12 @@ class IrMailServer(models.Model):
                 "Failover: %(failed)s could not be reached (%(reason)s); sent via %(server)s, "
                 "same FROM filter.", failed=failed.display_name, reason=reason,
                 server=candidate.name)
-            routes = routing_state(self.env.cr)["mails"]
-            for mail_id in queue_state(self.env.cr).get("batch_ids") or ():
-                if mail_id in routes:
-                    route = routes[mail_id]
-                    route["md_route_server_id"] = candidate.id
-                    route["md_route_explanation"] = "\n".join(
-                        filter(None, [route.get("md_route_explanation"), note]))
+            batch_ids = queue_state(self.env.cr).get("batch_ids") or []
+            if batch_ids:
+                mails = self.env["mail.mail"].sudo().browse(batch_ids)
+                for explanation, group in mails.grouped("md_route_explanation").items():
+                    group.write({"md_route_server_id": candidate.id, "md_route_explanation":
+                                 "\n".join(filter(None, [explanation, note]))})
             return session
         return None
 

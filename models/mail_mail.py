@@ -7,6 +7,8 @@ from ..tools.from_filter import has_header_breaking, sanitize_header_value
 from .ir_mail_server import routing_state
 
 DEDICATED_FILTER_PARAM = "mail_deliverability.dedicated_server_from_filter"
+# what may still change while sending (the From / envelope really used), kept per e-mail
+PER_MAIL_ROUTE_FIELDS = ("md_route_from_final", "md_route_envelope")
 
 
 class MailMail(models.Model):
@@ -24,7 +26,7 @@ class MailMail(models.Model):
     md_route_from_original = fields.Char("Original From", readonly=True)
     md_route_from_final = fields.Char("Sent From", readonly=True)
     md_route_envelope = fields.Char("Envelope sender", readonly=True)
-    md_route_explanation = fields.Text("Routing explanation", readonly=True)
+    md_route_explanation = fields.Text("Routing explanation", readonly=True, prefetch=False)
 
     @api.model
     def _md_sanitize_headers(self, vals):
@@ -91,8 +93,13 @@ class MailMail(models.Model):
                       "md_route_envelope": IrMailServer._md_planned_envelope(
                           decision, servers, finder.env.context.get("domain_bounce_address")),
                       "md_route_explanation": explanation}
+            by_original = defaultdict(list)
             for row in group_rows:
-                state["mails"][row["id"]] = dict(values, md_route_from_original=row["email_from"])
+                state["mails"][row["id"]] = {key: values[key] for key in PER_MAIL_ROUTE_FIELDS}
+                by_original[row["email_from"]].append(row["id"])
+            # recorded once per group, before sending (one UPDATE, not one per e-mail)
+            for original, ids in by_original.items():
+                super(MailMail, self.browse(ids)).write(dict(values, md_route_from_original=original))
             key = (decision.server_id or server_id or False, alias_domain_id,
                    decision.email_from if decision.rewritten or not server_id else sender)
             routed[key].extend(row["id"] for row in group_rows)
@@ -113,43 +120,28 @@ class MailMail(models.Model):
             state["last"] = None
 
     def write(self, vals):
-        """Add the routing decision to the state writes `_send` already does (no query)."""
+        """The From and envelope really used, added to the outcome write `_send` already does
+        when they differ from the planned ones (no query)."""
         if "email_from" in vals or "reply_to" in vals:
             vals = self._md_sanitize_headers(dict(vals))
         state = routing_state(self.env.cr) if "state" in vals else None
         if not state or not state["mails"]:
             return super().write(vals)
-        # written once, with the outcome (Odoo's guard write before sending is left alone)
+        # Odoo's guard write before sending is left alone: only the outcome counts
         if not (vals.get("state") == "sent" or "failure_type" in vals) \
                 or not any(i in state["mails"] for i in self.ids):
             return super().write(vals)
-        last = state["last"]
+        last = state["last"] or {}
         state["last"] = None
         by_values = defaultdict(list)
         for mail_id in self.ids:
-            route = state["mails"].pop(mail_id, None)
-            if route and last:
-                route = dict(route, **last)
-            by_values[tuple(sorted((route or {}).items()))].append(mail_id)
-        for route, ids in by_values.items():
-            super(MailMail, self.browse(ids)).write(dict(vals, **dict(route)))
+            planned = state["mails"].pop(mail_id, None) or {}
+            changed = {key: value for key, value in last.items()
+                       if planned and value != planned.get(key)}
+            by_values[tuple(sorted(changed.items()))].append(mail_id)
+        for changed, ids in by_values.items():
+            super(MailMail, self.browse(ids)).write(dict(vals, **dict(changed)))
         return True
-
-    def _md_write_pending_routes(self):
-        """Routes of mails that failed without a final write (e.g. the server could not be
-        reached: Odoo fails the whole batch at once)."""
-        state = routing_state(self.env.cr)
-        by_values = defaultdict(list)
-        for mail_id in self.ids:
-            if route := state["mails"].pop(mail_id, None):
-                by_values[tuple(sorted(route.items()))].append(mail_id)
-        for route, ids in by_values.items():
-            super(MailMail, self.browse(ids)).write(dict(route))
-
-    def _postprocess_sent_message(self, success_pids, failure_reason=False, failure_type=None):
-        self._md_write_pending_routes()
-        return super()._postprocess_sent_message(
-            success_pids, failure_reason=failure_reason, failure_type=failure_type)
 
     # ---- issue 4: bounces (per-mail signed bounce address) ----
     def _prepare_outgoing_list(self, mail_server=False, recipients_follower_status=None):
@@ -201,7 +193,7 @@ class MailMailQueue(models.Model):
     md_next_try = fields.Datetime(
         "Next Try", readonly=True, copy=False, index="btree_not_null",
         help="The queue leaves this e-mail alone until then (temporary failure, daily limit).")
-    md_last_error = fields.Text("Last Temporary Error", readonly=True, copy=False)
+    md_last_error = fields.Text("Last Temporary Error", readonly=True, copy=False, prefetch=False)
     md_claim_until = fields.Datetime(
         "Claimed Until", readonly=True, copy=False,
         help="A queue worker is sending this e-mail; after this time (worker crashed) another "
@@ -371,7 +363,6 @@ class MailMailQueue(models.Model):
 
     def _postprocess_sent_message(self, success_pids, failure_reason=False, failure_type=None):
         """A postponed e-mail is still on its way: its notifications wait, nothing is removed."""
-        self._md_write_pending_routes()
         deferred = queue_state(self.env.cr)["deferred"] if self.env.context.get("md_queue") \
             else None
         later_ids = [mail_id for mail_id in self.ids if deferred and mail_id in deferred]
