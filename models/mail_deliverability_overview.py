@@ -26,6 +26,10 @@ class MailDeliverabilityOverview(models.TransientModel):
     fetchmail_server_ids = fields.Many2many(
         "fetchmail.server", compute="_compute_figures", string="Incoming servers",
         help="Every incoming mail server with the date of its last fetch and its last error.")
+    mail_server_ids = fields.Many2many(
+        "ir.mail_server", compute="_compute_figures", string="Outgoing servers",
+        help="Every active outgoing mail server with the e-mails it sent today, its daily limit "
+             "and its last error.")
     dns_problem_count = fields.Integer(
         compute="_compute_figures", string="Domains with DNS problems",
         help="Alias domains whose last DNS check found an error or a warning.")
@@ -53,6 +57,15 @@ class MailDeliverabilityOverview(models.TransientModel):
         compute="_compute_figures", string="Waiting to be sent",
         help="E-mails in the outgoing queue (sent by the scheduled action 'Mail: Email Queue "
              "Manager').")
+    queue_retry_count = fields.Integer(
+        compute="_compute_figures", string="Waiting for a retry",
+        help="E-mails still in the outgoing queue after at least one temporary failure (the "
+             "server answered 'try later' or could not be reached); the queue tries them again "
+             "later, up to the configured number of attempts.")
+    mail_server_error_count = fields.Integer(
+        compute="_compute_figures", string="Outgoing servers in error",
+        help="Outgoing servers on which a connection or a sending failed during the last 24 "
+             "hours.")
     queue_exception_count = fields.Integer(
         compute="_compute_figures", string="Failed to send",
         help="E-mails the outgoing server refused or could not take; open them to read the "
@@ -61,19 +74,32 @@ class MailDeliverabilityOverview(models.TransientModel):
         compute="_compute_figures", string="Incoming servers in error",
         help="Incoming servers whose last fetch ended with an error.")
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        overviews = super().create(vals_list)
+        # create() caches every x2many of a new record as empty, computed ones included:
+        # forget that so the lists are computed when read first
+        overviews.invalidate_recordset([
+            name for name, field in self._fields.items()
+            if field.compute and field.type in ("one2many", "many2many")])
+        return overviews
+
     def _compute_display_name(self):
         for overview in self:
             overview.display_name = self.env._("Email Overview")
 
     def _figure_domains(self):
         """Model and domain of each figure; the same ones filter the list it opens."""
-        week_ago = fields.Datetime.now() - timedelta(days=7)
+        now = fields.Datetime.now()
+        week_ago = now - timedelta(days=7)
         figures = {
             "dns_problem": ("mail.alias.domain", [("dns_status", "in", ("error", "warning"))]),
             "quarantine_held": ("mail.gateway.quarantine", [("state", "=", "held")]),
             "bounce_hard_week": ("mail.bounce.event", [("kind", "=", "hard"), ("date", ">=", week_ago)]),
             "queue_outgoing": ("mail.mail", [("state", "=", "outgoing")]),
+            "queue_retry": ("mail.mail", [("state", "=", "outgoing"), ("md_attempt_count", ">", 0)]),
             "queue_exception": ("mail.mail", [("state", "=", "exception")]),
+            "mail_server_error": ("ir.mail_server", [("md_last_error_date", ">=", now - timedelta(days=1))]),
             "fetchmail_error": ("fetchmail.server", [("md_last_error", "!=", False)]),
         }
         for name, reasons in QUARANTINE_GROUPS.items():
@@ -88,9 +114,11 @@ class MailDeliverabilityOverview(models.TransientModel):
         }
         alias_domains = self.env["mail.alias.domain"].search([])
         servers = self.env["fetchmail.server"].search([])
+        mail_servers = self.env["ir.mail_server"].search([])
         for overview in self:
             overview.alias_domain_ids = alias_domains
             overview.fetchmail_server_ids = servers
+            overview.mail_server_ids = mail_servers
             for name, count in figures.items():
                 overview[f"{name}_count"] = count
 

@@ -31,5 +31,6 @@ from . import test_mailgate_script
 from . import test_mailgate_postfix
 # issue 9: screens
 from . import test_screens
+from . import test_overview_servers
 from . import test_tours
 from . import test_i18n

@@ -1,3 +1,4 @@
+from odoo import fields
 from odoo.tests import HttpCase, tagged
 
 
@@ -8,6 +9,9 @@ class TestTours(HttpCase):
     def test_overview_figure_opens_its_list(self):
         self.env["mail.gateway.quarantine"].create({
             "reason": "unroutable", "subject": "Tour held message", "email_from": "a@example.org"})
+        self.env["ir.mail_server"].create({
+            "name": "Tour outgoing", "smtp_host": "127.0.0.1", "md_daily_limit": 100,
+            "md_last_error": "451 4.3.0 Tour busy", "md_last_error_date": fields.Datetime.now()})
         self.start_tour("/odoo/action-mail_deliverability.action_mail_deliverability_overview",
                         "mail_deliverability_overview_tour", login="admin")
 
@@ -40,3 +44,14 @@ class TestTours(HttpCase):
         server = self.env["ir.mail_server"].search([("name", "=", "Tour relay")])
         self.assertEqual(server.from_filter, "tour-new.example.com")
         self.assertEqual(server.smtp_host, "smtp.tour-new.example.com")
+
+    def test_routing_preview(self):
+        self.env["ir.mail_server"].search([]).active = False
+        self.env["ir.mail_server"].create({
+            "name": "Tour preview relay", "smtp_host": "127.0.0.1",
+            "from_filter": "tour-preview.example.com"})
+        alias_domain = self.env["mail.alias.domain"].create({
+            "name": "tour-preview.example.com", "default_from": "notifications"})
+        self.env.ref("base.main_company").alias_domain_id = alias_domain
+        self.start_tour("/odoo/action-mail_deliverability.mail_routing_preview_action",
+                        "mail_deliverability_routing_preview_tour", login="admin")

@@ -3,6 +3,13 @@ import { registry } from "@web/core/registry";
 registry.category("web_tour.tours").add("mail_deliverability_overview_tour", {
     steps: () => [
         {
+            content: "The outgoing servers are listed with their usage, limit and last error",
+            trigger: ".o_field_widget[name='mail_server_ids'] .o_data_row:contains('Tour outgoing'):contains('451 4.3.0 Tour busy')",
+        },
+        {
+            trigger: ".o_md_figure_queue_retry:contains('waiting for a retry')",
+        },
+        {
             content: "The overview shows the held quarantine figure",
             trigger: ".o_md_figure_quarantine_held:contains('held')",
             run: "click",
@@ -137,6 +144,51 @@ registry.category("web_tour.tours").add("mail_deliverability_outgoing_server_tou
         },
         {
             trigger: ".o_form_view .o_form_saved",
+        },
+    ],
+});
+
+registry.category("web_tour.tours").add("mail_deliverability_routing_preview_tour", {
+    steps: () => [
+        {
+            content: "A sender of the domain the relay's FROM filter lists",
+            trigger: ".modal .o_field_widget[name='email_from'] input",
+            run: "edit mary@tour-preview.example.com && press Tab",
+        },
+        {
+            content: "The relay sends it, From unchanged",
+            trigger: ".modal .o_field_widget[name='server_label']:contains('Tour preview relay')",
+        },
+        {
+            trigger: ".modal .o_field_widget[name='final_from']:contains('mary@tour-preview.example.com')",
+        },
+        {
+            content: "Explained by rule 2",
+            trigger: ".modal .o_field_widget[name='explanation']:contains('Rule 2'):contains('domain')",
+        },
+        {
+            content: "A sender of another domain",
+            trigger: ".modal .o_field_widget[name='email_from'] input",
+            run: "edit john@elsewhere.example.org && press Tab",
+        },
+        {
+            content: "Same relay, From rewritten to the notification address",
+            trigger: ".modal .o_field_widget[name='final_from']:contains('notifications@tour-preview.example.com')",
+        },
+        {
+            trigger: ".modal .o_field_widget[name='server_label']:contains('Tour preview relay')",
+        },
+        {
+            content: "Explained by rule 3",
+            trigger: ".modal .o_field_widget[name='explanation']:contains('Rule 3'):contains('notification address')",
+        },
+        {
+            content: "Close: nothing was sent",
+            trigger: ".modal .modal-footer button:contains('Close')",
+            run: "click",
+        },
+        {
+            trigger: "body:not(:has(.modal))",
         },
     ],
 });
