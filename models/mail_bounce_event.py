@@ -1,6 +1,7 @@
 import datetime
 import logging
 import re
+from collections import defaultdict
 
 from markupsafe import Markup
 
@@ -84,18 +85,22 @@ class MailBounceEvent(models.Model):
         for event in self:
             event.email_domain = self._email_domain_of(event.email)
 
+    @staticmethod
+    def _is_matched(values):
+        """Tied to a contact, a message or a document (``values``: an event or its values)."""
+        return bool(values["partner_id"] or values["mail_message_id"] or values["res_id"])
+
     @api.depends("partner_id", "mail_message_id", "res_id")
     def _compute_matched(self):
         for event in self:
-            event.matched = bool(event.partner_id or event.mail_message_id or event.res_id)
+            event.matched = self._is_matched(event)
 
     @api.model_create_multi
     def create(self, vals_list):
         """Computed columns given at once: one INSERT per report, no UPDATE after it."""
         for vals in vals_list:
             vals.setdefault("email_domain", self._email_domain_of(vals.get("email")))
-            vals.setdefault("matched", bool(vals.get("partner_id") or vals.get("mail_message_id")
-                                            or vals.get("res_id")))
+            vals.setdefault("matched", self._is_matched(defaultdict(bool, vals)))
         return super().create(vals_list)
 
     def action_open_document(self):

@@ -193,20 +193,17 @@ class MailThread(models.AbstractModel):
             with self.env.cr.savepoint():
                 return self._gateway_process(raw, progress, model, custom_values, save_original,
                                              strip_attachments, thread_id)
-        except ValueError as exc:
-            if progress["step"] != "route":
-                self._gateway_hold_failure(raw, progress, exc)
-                raise
-            reason, values = self._gateway_unroutable_reason(progress["msg_dict"])
-            detail = values.pop("detail", None) or str(exc)
-            self._gateway_hold(raw, reason, detail, **values)
-            raise
         except Exception as exc:
             self._gateway_hold_failure(raw, progress, exc)
             raise
 
     @models.api.model
     def _gateway_hold_failure(self, raw, progress, exc):
+        """Quarantine ``raw`` with the reason of the step that failed (savepoint rolled back)."""
+        if progress["step"] == "route" and isinstance(exc, ValueError):
+            reason, values = self._gateway_unroutable_reason(progress["msg_dict"])
+            self._gateway_hold(raw, reason, values.pop("detail", None) or str(exc), **values)
+            return
         reason = "parse_error" if progress["step"] == "parse" else "processing_error"
         self._gateway_hold(raw, reason, repr(exc), **progress["target"])
 
@@ -304,12 +301,11 @@ class MailThread(models.AbstractModel):
         sender = email_normalize(msg_dict.get("email_from"))
         if not sender:
             return
+        # a reply outside the catchall is never counted: no row, no query
         rows = [{
             "email_normalized": sender, "alias_id": alias.id if alias else False,
             "model": model, "created": not thread_id, "fingerprint": fingerprint or False,
-        } for model, thread_id, _cv, _uid, alias in routes]
-        # a reply outside the catchall is never counted: no row, no query
-        rows = [row for row in rows if row["created"] or row["fingerprint"]]
+        } for model, thread_id, _cv, _uid, alias in routes if fingerprint or not thread_id]
         if rows:
             self.env["mail.gateway.receipt"].sudo().create(rows)
 

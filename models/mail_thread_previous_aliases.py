@@ -23,6 +23,6 @@ class MailThread(models.AbstractModel):
         catchall = self.env["mail.alias.domain"]._md_previous_addresses()[0]
         if catchall:
             current = self.env.context.get("mail_catchall_aliases") or \
-                self.env["mail.alias.domain"].search([]).mapped("catchall_email")
+                self.env["mail.alias.domain"]._md_catchall_emails()
             self = self.with_context(mail_catchall_aliases=list(current) + sorted(catchall))
         return super()._detect_write_to_catchall(msg_dict)
