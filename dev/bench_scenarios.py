@@ -7,6 +7,8 @@ Usage: python bench_scenarios.py SCENARIO --count N [--smtp-port P --sink-file F
 Scenarios: outgoing_batched, outgoing_single, incoming, populate (adds 200,000 messages and records).
 """
 import argparse
+import contextlib
+import cProfile
 import json
 import sys
 import time
@@ -17,6 +19,22 @@ import odoo
 from odoo.tools import config
 
 DOMAIN = "bench.example.com"
+PROFILE = {"file": None}  # --profile FILE: cProfile of the measured part only (dev/profile)
+
+
+@contextlib.contextmanager
+def measured():
+    """The part of a scenario whose time and queries are reported."""
+    if not PROFILE["file"]:
+        yield
+        return
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        yield
+    finally:
+        profiler.disable()
+        profiler.dump_stats(PROFILE["file"])
 
 
 def setup_mail(env, smtp_port):
@@ -45,15 +63,16 @@ def drain_queue(env, sink_file):
     env.cr.commit()
     before = sink_count(sink_file)
     queries0, t0 = odoo.sql_db.sql_counter, time.perf_counter()
-    while True:
-        pending = env["mail.mail"].search_count([("state", "=", "outgoing")])
-        if not pending:
-            break
-        env["mail.mail"].process_email_queue()
-        env.cr.commit()
-        env.invalidate_all()
-        if env["mail.mail"].search_count([("state", "=", "outgoing")]) >= pending:
-            break  # nothing progressed (e.g. retries scheduled later): stop measuring
+    with measured():
+        while True:
+            pending = env["mail.mail"].search_count([("state", "=", "outgoing")])
+            if not pending:
+                break
+            env["mail.mail"].process_email_queue()
+            env.cr.commit()
+            env.invalidate_all()
+            if env["mail.mail"].search_count([("state", "=", "outgoing")]) >= pending:
+                break  # nothing progressed (e.g. retries scheduled later): stop measuring
     elapsed = time.perf_counter() - t0
     queries = odoo.sql_db.sql_counter - queries0
     deadline = time.time() + 10
@@ -61,7 +80,7 @@ def drain_queue(env, sink_file):
         time.sleep(0.1)
     sent = sink_count(sink_file) - before
     return {"emails": sent, "seconds": round(elapsed, 3), "rate": round(sent / elapsed, 1) if elapsed else 0,
-            "queries_per_item": round(queries / sent, 2) if sent else None,
+            "queries_per_item": round(queries / sent, 3) if sent else None, "queries": queries,
             "failed": env["mail.mail"].search_count([("state", "=", "exception")])}
 
 
@@ -152,16 +171,18 @@ def incoming(env, args):
         else:
             messages.append(bounce_message(notified.message_id, partner.email))
     queries0, t0 = odoo.sql_db.sql_counter, time.perf_counter()
-    for raw in messages:
-        try:
-            env["mail.thread"].message_process(False, raw)
-        except ValueError:
-            pass  # an unroutable message: stock raises, the addon quarantines
-        env.cr.commit()
+    with measured():
+        for raw in messages:
+            try:
+                env["mail.thread"].message_process(False, raw)
+            except ValueError:
+                pass  # an unroutable message: stock raises, the addon quarantines
+            env.cr.commit()
     elapsed = time.perf_counter() - t0
     queries = odoo.sql_db.sql_counter - queries0
     return {"messages": len(messages), "seconds": round(elapsed, 3),
-            "rate": round(len(messages) / elapsed, 1), "queries_per_item": round(queries / len(messages), 2)}
+            "rate": round(len(messages) / elapsed, 1), "queries_per_item": round(queries / len(messages), 3),
+            "queries": queries}
 
 
 def populate(env, args):
@@ -212,7 +233,9 @@ def main(argv):
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--smtp-port", type=int, default=0)
     parser.add_argument("--sink-file", default="")
+    parser.add_argument("--profile", default="", help="write a cProfile of the measured part here")
     args = parser.parse_args(argv[:split])
+    PROFILE["file"] = args.profile or None
     if args.scenario == "smtp_ceiling":
         print("BENCH-RESULT " + json.dumps(smtp_ceiling(args)), flush=True)
         return

@@ -678,9 +678,21 @@ def bench_run(odoo, template, scenario, count, extra=(), populate=0, tag="b"):
         odoo.drop_db(name)
 
 
+def bench_profile(odoo, stock, template, scenario, count, extra):
+    """`dev/bench --profile=SCENARIO`: cProfile of the measured part, stock then addon."""
+    import pstats  # noqa: PLC0415
+    for side, database in (("stock", stock), ("addon", template)):
+        out = STATE / f"profile-{scenario}-{side}.prof"
+        figures = bench_run(odoo, database, scenario, count, (*extra, "--profile", str(out)), 0, side)
+        say(f"profile {side}: {figures} -> {out}")
+        pstats.Stats(str(out)).sort_stats("cumulative").print_stats(45)
+    return 0
+
+
 def cmd_bench(argv):
     """Stock Odoo 18 against the addon, same machine, same run: rates and SQL queries per item."""
     quick = "--quick" in argv
+    profile = next((arg.split("=", 1)[1] for arg in argv if arg.startswith("--profile=")), None)
     repeat = next((int(arg.split("=", 1)[1]) for arg in argv if arg.startswith("--repeat=")), 3)
     n_out, n_in, n_scale = (200, 100, 20000) if quick else (2000, 1000, 200000)
     odoo = prepare()
@@ -696,6 +708,9 @@ def cmd_bench(argv):
     on_exit(lambda: (sink.terminate(), sink.wait(10)))
     time.sleep(1.5)
     smtp = ("--smtp-port", str(port), "--sink-file", str(sink_file))
+    if profile:
+        return bench_profile(odoo, stock, template, profile, n_in if profile == "incoming" else n_out,
+                             () if profile == "incoming" else smtp)
     rows = []
     ceiling = subprocess.run([str(venv_python()), str(ROOT / "dev" / "bench_scenarios.py"), "smtp_ceiling",
                               "--count", str(n_out), *smtp, "--"], capture_output=True, text=True,
@@ -710,7 +725,10 @@ def cmd_bench(argv):
         (f"Incoming: {n_in} messages (replies, new, bounces)", "incoming", n_in, (), 0),
         (f"Incoming at scale: same with +{n_scale:,} records", "incoming", n_in, (), n_scale),
     ]
-    for label, scenario, count, extra, populate in lines:
+    wanted = next((arg.split("=", 1)[1].split(",") for arg in argv if arg.startswith("--lines=")), None)
+    for number, (label, scenario, count, extra, populate) in enumerate(lines, start=2):
+        if wanted and str(number) not in wanted:
+            continue
         say(f"bench: {label} (best of {repeat}, stock and addon alternating)")
         runs_stock, runs_addon = [], []
         for _round in range(repeat):
@@ -731,7 +749,7 @@ def cmd_bench(argv):
         print(f"| {label:<52} | {s_fig['rate']:>9} | {a_fig['rate']:>9} | {ratio:>11} | "
               f"{s_fig.get('queries_per_item')!s:>12} | {a_fig.get('queries_per_item')!s:>12} |")
     small, scale = rows[-2][2], rows[-1][2]
-    if small and scale and small["rate"]:
+    if not wanted and small and scale and small["rate"]:
         print(f"\nScale (addon): {scale['rate'] / small['rate'] * 100:.0f}% of the small-database rate")
     return 0
 

@@ -1,7 +1,8 @@
-from odoo import api, models
+from odoo import api, models, tools
 from odoo.exceptions import ValidationError
+from odoo.tools import SQL
 
-from ..tools.params import normalize_param
+from ..tools.params import SENDING_PARAMS, normalize_param
 
 
 class IrConfigParameter(models.Model):
@@ -14,6 +15,23 @@ class IrConfigParameter(models.Model):
             return normalize_param(key, value)
         except ValueError as exc:
             raise ValidationError(str(exc.args[0]) if exc.args else str(exc)) from None
+
+    @api.model
+    def _md_sending_param(self, key, default=False):
+        """``get_param`` for the parameters the queue reads on every batch (SENDING_PARAMS):
+        the first one read fetches them all in one query."""
+        self.browse().check_access("read")
+        return self._md_get_params(SENDING_PARAMS)[SENDING_PARAMS.index(key)] or default
+
+    @api.model
+    @tools.ormcache("keys")
+    def _md_get_params(self, keys):
+        """Values of ``keys`` (None when unset), cached like ``get_param``: any change to a
+        parameter clears the cache."""
+        self.flush_model(["key", "value"])
+        found = dict(self.env.execute_query(SQL(
+            "SELECT key, value FROM ir_config_parameter WHERE key IN %s", tuple(keys))))
+        return tuple(found.get(key) for key in keys)
 
     @api.model_create_multi
     def create(self, vals_list):

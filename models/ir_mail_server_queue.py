@@ -172,10 +172,9 @@ class IrMailServer(models.Model):
                 server=candidate.name)
             batch_ids = queue_state(self.env.cr).get("batch_ids") or []
             if batch_ids:
-                mails = self.env["mail.mail"].sudo().browse(batch_ids)
-                for explanation, group in mails.grouped("md_route_explanation").items():
-                    group.write({"md_route_server_id": candidate.id, "md_route_explanation":
-                                 "\n".join(filter(None, [explanation, note]))})
+                self.env["mail.mail"].sudo()._md_update_planned_route(batch_ids, lambda route: {
+                    "md_route_server_id": candidate.id, "md_route_explanation":
+                    "\n".join(filter(None, [route.get("md_route_explanation"), note]))})
             return session
         return None
 

@@ -259,6 +259,14 @@ class MailAliasDomain(models.Model):
 
     @models.api.model
     @models.tools.ormcache()
+    def _md_bounce_emails(self):
+        """Bounce addresses of every alias domain, replaced ones included (frozenset). Cached:
+        read on every incoming e-mail."""
+        current = {email for email in self.sudo().search([]).mapped("bounce_email") if email}
+        return frozenset(current | self._md_previous_addresses()[1])
+
+    @models.api.model
+    @models.tools.ormcache()
     def _md_previous_addresses(self):
         """(catchall, bounce): replaced addresses still recognised, as frozensets of full
         addresses. Cached: read on every incoming e-mail."""

@@ -207,7 +207,7 @@ class MailBounceEvent(models.Model):
         candidates = [addr for addr in candidates if "+" in addr.partition("@")[0]]
         if not candidates:
             return []
-        aliases = {email for email in self.env["mail.alias.domain"].sudo().search([]).mapped("bounce_email") if email}
+        aliases = self.env["mail.alias.domain"]._md_bounce_emails()  # replaced ones too
         found = []
         for address in dict.fromkeys(addr.lower() for addr in candidates):
             token = verp.split_address(address, aliases)

@@ -4,11 +4,8 @@ from odoo import api, fields, models, tools
 from odoo.tools import str2bool
 
 from ..tools.from_filter import has_header_breaking, sanitize_header_value
+from ..tools.params import DEDICATED_FILTER_PARAM
 from .ir_mail_server import routing_state
-
-DEDICATED_FILTER_PARAM = "mail_deliverability.dedicated_server_from_filter"
-# what may still change while sending (the From / envelope really used), kept per e-mail
-PER_MAIL_ROUTE_FIELDS = ("md_route_from_final", "md_route_envelope")
 
 
 class MailMail(models.Model):
@@ -45,8 +42,9 @@ class MailMail(models.Model):
         servers, and keep the decision to record it on the mails."""
         # mass_mailing installed: a mailing's Dedicated Server obeys its FROM filter too when
         # enabled (the default, as the issue and the documentation want; "False" restores stock)
-        mass = "mailing_id" in self._fields and str2bool(self.env["ir.config_parameter"].sudo(
-        ).get_param(DEDICATED_FILTER_PARAM, "True"))
+        icp = self.env["ir.config_parameter"].sudo()
+        mass = "mailing_id" in self._fields and str2bool(
+            icp._md_sending_param(DEDICATED_FILTER_PARAM, "True"))
         rows = self.read(["email_from", "mail_server_id", "record_alias_domain_id"]
                          + (["mailing_id"] if mass else []))
         groups = defaultdict(list)
@@ -93,18 +91,17 @@ class MailMail(models.Model):
                       "md_route_envelope": IrMailServer._md_planned_envelope(
                           decision, servers, finder.env.context.get("domain_bounce_address")),
                       "md_route_explanation": explanation}
-            by_original = defaultdict(list)
+            # recorded with each e-mail's outcome (the write `_send` does anyway): no query
+            planned = {}
             for row in group_rows:
-                state["mails"][row["id"]] = {key: values[key] for key in PER_MAIL_ROUTE_FIELDS}
-                by_original[row["email_from"]].append(row["id"])
-            # recorded once per group, before sending (one UPDATE, not one per e-mail)
-            for original, ids in by_original.items():
-                super(MailMail, self.browse(ids)).write(dict(values, md_route_from_original=original))
+                original = row["email_from"]
+                if original not in planned:
+                    planned[original] = dict(values, md_route_from_original=original)
+                state["mails"][row["id"]] = planned[original]
             key = (decision.server_id or server_id or False, alias_domain_id,
                    decision.email_from if decision.rewritten or not server_id else sender)
             routed[key].extend(row["id"] for row in group_rows)
-        batch_size = int(self.env["ir.config_parameter"].sudo().get_param(
-            "mail.session.batch.size")) or 1000
+        batch_size = int(icp._md_sending_param("mail.session.batch.size", 0)) or 1000
         for (server_id, alias_domain_id, smtp_from), ids in routed.items():
             for batch_ids in tools.split_every(batch_size, ids):
                 yield server_id, alias_domain_id, smtp_from, batch_ids
@@ -120,28 +117,45 @@ class MailMail(models.Model):
             state["last"] = None
 
     def write(self, vals):
-        """The From and envelope really used, added to the outcome write `_send` already does
-        when they differ from the planned ones (no query)."""
+        """The routing decision, with the From and envelope really used, added to the outcome
+        write `_send` does for each e-mail (sent, failed, or postponed by the queue): no query."""
         if "email_from" in vals or "reply_to" in vals:
             vals = self._md_sanitize_headers(dict(vals))
         state = routing_state(self.env.cr) if "state" in vals else None
-        if not state or not state["mails"]:
-            return super().write(vals)
-        # Odoo's guard write before sending is left alone: only the outcome counts
-        if not (vals.get("state") == "sent" or "failure_type" in vals) \
+        if not state or not state["mails"] or not self._md_is_outcome(vals) \
                 or not any(i in state["mails"] for i in self.ids):
+            # Odoo's guard write before sending is left alone: only the outcome counts
             return super().write(vals)
-        last = state["last"] or {}
+        used = state["last"] or {}
         state["last"] = None
-        by_values = defaultdict(list)
+        by_route = defaultdict(list)
         for mail_id in self.ids:
-            planned = state["mails"].pop(mail_id, None) or {}
-            changed = {key: value for key, value in last.items()
-                       if planned and value != planned.get(key)}
-            by_values[tuple(sorted(changed.items()))].append(mail_id)
-        for changed, ids in by_values.items():
-            super(MailMail, self.browse(ids)).write(dict(vals, **dict(changed)))
+            planned = state["mails"].pop(mail_id, None)
+            route = dict(planned, **used) if planned else {}
+            by_route[tuple(route.items())].append(mail_id)
+        for route, ids in by_route.items():
+            super(MailMail, self.browse(ids)).write(dict(vals, **dict(route)))
         return True
+
+    @api.model
+    def _md_is_outcome(self, vals):
+        """Sent, failed with a reason, or put back in the queue after an attempt."""
+        return vals.get("state") == "sent" or "failure_type" in vals or (
+            vals.get("state") == "outgoing" and "md_attempt_count" in vals)
+
+    def _md_update_planned_route(self, ids, changes):
+        """Change the routing decision of e-mails being sent (failover): in memory while it is
+        planned, on the record once it was written."""
+        state = routing_state(self.env.cr)
+        written = []
+        for mail_id in ids:
+            planned = state["mails"].get(mail_id)
+            if planned is None:
+                written.append(mail_id)
+            else:
+                state["mails"][mail_id] = dict(planned, **changes(planned))
+        for mail in self.browse(written):
+            mail.write(changes({"md_route_explanation": mail.md_route_explanation}))
 
     # ---- issue 4: bounces (per-mail signed bounce address) ----
     def _prepare_outgoing_list(self, mail_server=False, recipients_follower_status=None):
@@ -265,7 +279,7 @@ class MailMailQueue(models.Model):
         """Send one batch of due e-mails, oldest first, claimed so that several workers never
         send the same e-mail (see README "Outgoing queue")."""
         auto_commit = not getattr(threading.current_thread(), "testing", False)
-        batch_size = int(self.env["ir.config_parameter"].sudo().get_param(
+        batch_size = int(self.env["ir.config_parameter"].sudo()._md_sending_param(
             "mail.mail.queue.batch.size", batch_size))
         now = fields.Datetime.now()
         domain = self._md_queue_domain(now) + list(self.env.context.get("filters") or [])

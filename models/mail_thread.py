@@ -11,8 +11,15 @@ class MailThread(models.AbstractModel):
     # tools/verp.py); imports stay local so the shared header of this file is untouched.
 
     def _detect_is_bounce(self, message, message_dict):
-        """Also a report sent to a signed bounce address ``<bounce alias>+<token>@<domain>``."""
-        if super()._detect_is_bounce(message, message_dict):
+        """Odoo's rules (to a bounce address, from a MAILER-DAEMON, a multipart/report), with
+        the bounce addresses of the alias domains cached instead of searched for every incoming
+        e-mail; replaced bounce addresses and signed ones (``<bounce>+<token>@<domain>``) too."""
+        from odoo.tools import email_normalize, email_split  # noqa: PLC0415
+        from ..tools import dsn  # noqa: PLC0415
+        recipients = {email_normalize(e) or e for e in email_split(message_dict.get("to") or "")}
+        senders = email_split(message_dict.get("email_from") or "")
+        if dsn.is_delivery_report(recipients, self.env["mail.alias.domain"]._md_bounce_emails(),
+                                  senders[0] if senders else "", message.get_content_type()):
             return True
         return bool(self.env["mail.bounce.event"]._signed_bounce_addresses(message_dict))
 
@@ -330,15 +337,16 @@ class MailThread(models.AbstractModel):
         creating = [(model, alias) for model, thread_id, _cv, _uid, alias in routes or () if not thread_id]
         if not sender or not creating:
             return False
-        if self.env["mail.gateway.allowed"].sudo().search_count(
-                [("email_normalized", "=", sender)], limit=1):
-            return False
         minutes, threshold = self._gateway_loop_settings()
         counts = self.env["mail.gateway.receipt"]._count_created(
             sender, creating, self._gateway_window_start())
         for model, alias in creating:
             count = counts.get(alias.id if alias else (0, model), 0)
             if gateway.over_loop_limit(count, threshold):
+                # the allow-list is looked up only for a sender over the limit
+                if self.env["mail.gateway.allowed"].sudo().search_count(
+                        [("email_normalized", "=", sender)], limit=1):
+                    return False
                 target = f"alias {alias.display_name}" if alias else f"model {model}"
                 return {
                     "detail": f"{sender} already created {count} records through {target} in the "

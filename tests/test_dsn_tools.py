@@ -107,6 +107,26 @@ class TestDsnTools(BaseCase):
             b"--=_lantern_7781--", b"--=_lantern_7781\r\nContent-Type: text/plain\r\n\r\nx\r\n" * 500 + b"--=_lantern_7781--")
         self.assertEqual(dsn.parse_report(many)["kind"], "hard")
 
+    def test_is_delivery_report(self):
+        bounce = frozenset({"bounce@orchard-mail.test", "old-bounce@orchard-mail.test"})
+        is_report = dsn.is_delivery_report
+        # to a bounce address (current or replaced), whoever sends it
+        self.assertTrue(is_report({"bounce@orchard-mail.test"}, bounce, "x@hazel.test", "text/plain"))
+        self.assertTrue(is_report({"a@hazel.test", "old-bounce@orchard-mail.test"}, bounce,
+                                  "x@hazel.test", "text/plain"))
+        # from a MAILER-DAEMON, whatever its case, or typed as a report
+        self.assertTrue(is_report({"sales@orchard-mail.test"}, bounce, "MAILER-DAEMON@mx.hazel.test",
+                                  "text/plain"))
+        self.assertTrue(is_report({"sales@orchard-mail.test"}, frozenset(), "", "multipart/report"))
+        self.assertTrue(is_report(set(), bounce, None, "Multipart/Report"))
+        self.assertTrue(is_report(set(), bounce, "", "multipart/report:; report-type=delivery-status"))
+        # anything else is not a report: a postmaster writing by hand, a mixed message
+        self.assertFalse(is_report({"sales@orchard-mail.test"}, bounce, "postmaster@hazel.test",
+                                   "text/plain"))
+        self.assertFalse(is_report({"sales@orchard-mail.test"}, frozenset(), "mailer-daemonic@hazel.test",
+                                   "multipart/mixed"))
+        self.assertFalse(is_report(set(), bounce, "", None))
+
 
 _SAMPLES = [load_sample(name) for name in sample_names()]
 

@@ -53,6 +53,22 @@ _DELAY_WORDS = re.compile(r"\b(delayed|delay|not yet been delivered|will (?:cont
 _SKIP_LOCALPARTS = {"mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon"}
 
 
+def is_delivery_report(recipients, bounce_addresses, sender, content_type):
+    """Whether an incoming e-mail is a delivery report, by the rules Odoo documents: sent to a
+    bounce address, sent by a MAILER-DAEMON, or typed as a report (RFC 3462).
+
+    ``recipients`` and ``bounce_addresses``: sets of normalized addresses; ``sender``: the
+    From address; ``content_type``: what ``Message.get_content_type()`` gives.
+    """
+    if bounce_addresses and not bounce_addresses.isdisjoint(recipients):
+        return True
+    if (sender or "").partition("@")[0].strip().lower() == "mailer-daemon":
+        return True
+    # a malformed header ("multipart/report:; report-type=...") is read as one odd type
+    content_type = (content_type or "").lower()
+    return content_type == "multipart/report" or "report-type=delivery-status" in content_type
+
+
 def empty_report(error=None):
     return {
         "report_type": None,    # delivery-status / disposition-notification / feedback-report / plain

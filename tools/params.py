@@ -134,6 +134,14 @@ def fetchmail_positive_integer(key, value):
     return positive_integer(key, value)
 
 # ---- issue 7: DNS checks (resolver) ----
+DEDICATED_FILTER_PARAM = "mail_deliverability.dedicated_server_from_filter"
+# read for every batch the queue sends: fetched together, in one query, and cached
+SENDING_PARAMS = (
+    "mail.mail.queue.batch.size", "mail.session.batch.size",
+    "mail.force.smtp.from", "mail.dynamic.smtp.from",
+    DEDICATED_FILTER_PARAM,
+)
+
 PARAM_DNS_NAMESERVERS = "mail_deliverability.dns_nameservers"
 PARAM_DNS_PORT = "mail_deliverability.dns_port"
 PARAM_DNS_TIMEOUT = "mail_deliverability.dns_timeout"
