@@ -729,11 +729,13 @@ def cmd_bench(argv):
     for number, (label, scenario, count, extra, populate) in enumerate(lines, start=2):
         if wanted and str(number) not in wanted:
             continue
-        say(f"bench: {label} (best of {repeat}, stock and addon alternating)")
+        say(f"bench: {label} (best of {repeat}, stock and addon in turn, the first alternating)")
         runs_stock, runs_addon = [], []
-        for _round in range(repeat):
-            runs_stock.append(bench_run(odoo, stock, scenario, count, extra, populate, "stock"))
-            runs_addon.append(bench_run(odoo, template, scenario, count, extra, populate, "addon"))
+        for round_ in range(repeat):
+            # stock first, then addon first: a machine slowing down over the run favours neither
+            sides = [("stock", stock, runs_stock), ("addon", template, runs_addon)]
+            for tag, database, runs in (sides if round_ % 2 == 0 else sides[::-1]):
+                runs.append(bench_run(odoo, database, scenario, count, extra, populate, tag))
         say("  rates stock " + " ".join(str(r["rate"]) for r in runs_stock)
             + " | addon " + " ".join(str(r["rate"]) for r in runs_addon))
         # other processes only ever slow a run down: the best run is the least disturbed one

@@ -117,24 +117,28 @@ class MailMail(models.Model):
             state["last"] = None
 
     def write(self, vals):
-        """The routing decision, with the From and envelope really used, added to the outcome
-        write `_send` does for each e-mail (sent, failed, or postponed by the queue): no query."""
+        """The routing decision goes with the writes `_send` does for each e-mail anyway (no
+        query): the planned route with Odoo's guard write before sending, the From and envelope
+        really used with the outcome (sent, failed, or put back in the queue)."""
         if "email_from" in vals or "reply_to" in vals:
             vals = self._md_sanitize_headers(dict(vals))
         state = routing_state(self.env.cr) if "state" in vals else None
-        if not state or not state["mails"] or not self._md_is_outcome(vals) \
-                or not any(i in state["mails"] for i in self.ids):
-            # Odoo's guard write before sending is left alone: only the outcome counts
+        if not state or not state["mails"] or not any(i in state["mails"] for i in self.ids):
             return super().write(vals)
-        used = state["last"] or {}
-        state["last"] = None
-        by_route = defaultdict(list)
+        if self._md_is_outcome(vals):
+            used = state["last"] or {}
+            state["last"] = None
+            for mail_id in self.ids:
+                state["mails"].pop(mail_id, None)
+            return super().write(dict(vals, **used))
+        if vals.get("state") != "exception":
+            return super().write(vals)
+        by_route = defaultdict(list)  # Odoo's guard write: e-mails share their group's plan
         for mail_id in self.ids:
-            planned = state["mails"].pop(mail_id, None)
-            route = dict(planned, **used) if planned else {}
-            by_route[tuple(route.items())].append(mail_id)
-        for route, ids in by_route.items():
-            super(MailMail, self.browse(ids)).write(dict(vals, **dict(route)))
+            by_route[id(state["mails"].get(mail_id))].append(mail_id)
+        for ids in by_route.values():
+            planned = state["mails"].get(ids[0]) or {}
+            super(MailMail, self.browse(ids)).write(dict(vals, **planned))
         return True
 
     @api.model
