@@ -156,12 +156,8 @@ class IrMailServer(models.Model):
         original = message["From"] and str(message["From"])
         decided = getattr(smtp_session, "smtp_from", False) if smtp_session else False
         if original:
-            if decided and not ff.same_address(original, decided):
-                final = ff.encapsulate(original, decided)
-            else:
-                final = ff.format_sender(original)
             # an unusable From is left to Odoo's check, which fails the mail with its reason
-            final = final or original
+            final = ff.sent_from(original, decided) or original
             if final != original and not (ff.same_address(final, original)
                                           and ff.split_sender(final)[0] == ff.split_sender(original)[0]
                                           and not ff.has_header_breaking(original)):

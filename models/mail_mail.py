@@ -3,6 +3,7 @@ from collections import defaultdict
 from odoo import api, fields, models, tools
 from odoo.tools import str2bool
 
+from ..tools import from_filter as ff
 from ..tools.from_filter import has_header_breaking, sanitize_header_value
 from ..tools.params import DEDICATED_FILTER_PARAM
 from .ir_mail_server import routing_state
@@ -87,7 +88,8 @@ class MailMail(models.Model):
                 for line in decision.passed_over_lines(servers, lang)])
             values = {"md_route_server_id": decision.server_id or False,
                       "md_route_rule": str(decision.rule),
-                      "md_route_from_final": decision.email_from,
+                      "md_route_from_final": ff.sent_from(sender, decision.email_from)
+                      or decision.email_from,
                       "md_route_envelope": IrMailServer._md_planned_envelope(
                           decision, servers, finder.env.context.get("domain_bounce_address")),
                       "md_route_explanation": explanation}
@@ -128,9 +130,14 @@ class MailMail(models.Model):
         if self._md_is_outcome(vals):
             used = state["last"] or {}
             state["last"] = None
+            by_changes = defaultdict(list)  # only what differs from the plan written earlier
             for mail_id in self.ids:
-                state["mails"].pop(mail_id, None)
-            return super().write(dict(vals, **used))
+                planned = state["mails"].pop(mail_id, None) or {}
+                by_changes[tuple((key, value) for key, value in used.items()
+                                 if planned.get(key) != value)].append(mail_id)
+            for changes, ids in by_changes.items():
+                super(MailMail, self.browse(ids)).write(dict(vals, **dict(changes)))
+            return True
         if vals.get("state") != "exception":
             return super().write(vals)
         by_route = defaultdict(list)  # Odoo's guard write: e-mails share their group's plan

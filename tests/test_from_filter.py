@@ -59,6 +59,18 @@ class TestFromFilterTools(BaseCase):
         self.assertEqual(ff.encapsulate("mary@customer.example.com", NOTIF),
                          '"mary" <notifications@company-name.com>')
 
+    def test_sent_from(self):
+        """The From an e-mail leaves with, as planned before sending and applied when sending."""
+        # replaced: the decided address under the sender's name
+        self.assertEqual(ff.sent_from('"Mary" <mary@customer.example.com>', NOTIF),
+                         '"Mary" <notifications@company-name.com>')
+        # kept: the sender's own From, tidied, whatever the case of the decided address
+        self.assertEqual(ff.sent_from("Mary <mary@customer.example.com>", "MARY@customer.example.com"),
+                         '"Mary" <mary@customer.example.com>')
+        self.assertEqual(ff.sent_from("mary@customer.example.com", False), "mary@customer.example.com")
+        # unusable: empty, so Odoo's own check fails the e-mail with its reason
+        self.assertEqual(ff.sent_from("garbage", False), "")
+
     def test_rules_3_5_6_and_order(self):
         servers = [ff.Server(1, "Zeta", 10, "other.com"),
                    ff.Server(2, "Notif domain", 10, "company-name.com"),

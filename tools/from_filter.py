@@ -185,6 +185,14 @@ def encapsulate(sender, address):
     return formataddr((sanitize_header_value(name), target)) if name else target
 
 
+def sent_from(original, decided):
+    """The From header an e-mail leaves with: ``decided`` under the sender's name when it
+    replaces the address, else the original From, tidied ("" when unusable)."""
+    if decided and not same_address(original, decided):
+        return encapsulate(original, decided)
+    return format_sender(original)
+
+
 def same_address(first, second):
     a, b = split_sender(first)[1], split_sender(second)[1]
     return bool(a) and a == b
