@@ -323,6 +323,7 @@ class MailMailQueue(models.Model):
                 self.env["ir.cron"]._notify_progress(done=len(done),
                                                      remaining=max(total - len(done), 0))
         res = None
+        queue_state(self.env.cr)["unlink_ids"] = set()
         try:
             res = self.browse(send_ids).with_context(md_queue=True).send(
                 auto_commit=auto_commit, post_send_callback=post_send_callback)
@@ -342,7 +343,39 @@ class MailMailQueue(models.Model):
         finally:
             queue_state(self.env.cr)["deferred"].clear()
             queue_state(self.env.cr).pop("batch_ids", None)
+            self._md_unlink_sent(queue_state(self.env.cr).pop("unlink_ids", None), auto_commit)
         return res
+
+    def unlink(self):
+        """While the queue sends, e-mails Odoo deletes once sent (auto-delete) are deleted
+        together when the batch is done: one deletion per batch instead of one per e-mail."""
+        pending = queue_state(self.env.cr).get("unlink_ids")
+        if pending is None or not self.env.context.get("md_queue"):
+            return super().unlink()
+        pending.update(self.ids)
+        return True
+
+    @api.model
+    def _md_unlink_sent(self, ids, auto_commit):
+        """Delete the batch's auto-delete e-mails; only those really done (an e-mail whose
+        outcome was rolled back is still in the queue and stays there)."""
+        if not ids:
+            return
+        try:
+            self.sudo().search([("id", "in", list(ids)), ("state", "!=", "outgoing")]).unlink()
+            if auto_commit:
+                self.env.cr.commit()
+        except Exception:
+            _queue_logger.exception("Deleting sent e-mails failed; the daily clean-up retries")
+            if auto_commit:
+                self.env.cr.rollback()
+
+    @api.autovacuum
+    def _gc_md_sent_auto_delete(self):
+        """Auto-delete e-mails left sent by a worker that stopped before deleting its batch."""
+        before = fields.Datetime.now() - datetime.timedelta(days=1)
+        self.sudo().search([("state", "=", "sent"), ("auto_delete", "=", True),
+                            ("write_date", "<", before)]).unlink()
 
     # ------------------------------------------------------------------ failures
 

@@ -183,6 +183,49 @@ class TestQueueOrder(QueueCase):
         self.assertEqual(mails[3].state, "sent")
         self.assertEqual(mails[1].state, "outgoing")
 
+    def test_auto_delete_mails_deleted_together_after_the_batch(self):
+        """Odoo deletes auto-delete e-mails one by one as they are sent; the queue deletes
+        the batch's at once when it is done, and never one that is still waiting."""
+        mails = self.make_mails(3, auto_delete=True)
+        kept = self.make_mails(auto_delete=False)
+        Mail = type(self.Mail)
+        original, deletions = Mail._md_unlink_sent, []
+
+        def record_deletion(model, ids, auto_commit):
+            deletions.append(set(ids or ()))
+            return original(model, ids, auto_commit)
+
+        with patch.object(Mail, "_md_unlink_sent", record_deletion):
+            self.run_queue()
+        self.assertEqual(deletions, [set(mails.ids)])
+        self.assertFalse(mails.exists())
+        self.assertEqual(kept.state, "sent")
+        self.assertEqual(len(self.smtp.messages), 4)
+        # a temporary failure: the e-mail waits for its next try, it is not deleted
+        self.smtp.behaviour = "451 4.3.0 Try later"
+        waiting = self.make_mails(auto_delete=True)
+        self.run_queue()
+        self.assertTrue(waiting.exists())
+        self.assertEqual(waiting.state, "outgoing")
+        # deleted ids whose outcome was rolled back stay: only e-mails done are deleted
+        self.Mail._md_unlink_sent(set(waiting.ids), False)
+        self.assertTrue(waiting.exists())
+
+    def test_auto_delete_leftovers_cleaned_daily(self):
+        """A worker stopped between sending and deleting: the daily clean-up deletes them."""
+        old = self.make_mails(auto_delete=True)
+        recent = self.make_mails(auto_delete=True)
+        kept = self.make_mails(auto_delete=False)
+        (old | recent | kept).write({"state": "sent"})
+        self.env.flush_all()
+        self.env.cr.execute("UPDATE mail_mail SET write_date = now() - interval '2 days' "
+                            "WHERE id IN %s", [tuple((old | kept).ids)])
+        self.env.invalidate_all()
+        self.Mail._gc_md_sent_auto_delete()
+        self.assertFalse(old.exists())
+        self.assertTrue(recent.exists())
+        self.assertTrue(kept.exists())
+
     def test_claimed_mail_is_skipped_until_claim_expires(self):
         mail = self.make_mails()
         mail.md_claim_until = fields.Datetime.now() + datetime.timedelta(minutes=10)
