@@ -21,6 +21,7 @@ from . import fetchmail_message_key
 from . import mail_alias_domain_check
 # issue 8: outgoing queue
 from . import ir_mail_server_queue
+from . import mail_mail_handover
 # issue 9: screens
 from . import mail_deliverability_overview
 from . import res_config_settings

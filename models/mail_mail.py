@@ -201,6 +201,7 @@ from odoo.tools import SQL  # noqa: E402
 from ..tools import smtp_retry  # noqa: E402
 from ..tools.from_filter import render  # noqa: E402
 from .ir_mail_server_queue import queue_state  # noqa: E402
+from .mail_mail_handover import HandoverLog  # noqa: E402
 
 _queue_logger = logging.getLogger(__name__ + ".queue")
 QUEUE_CRON = "mail.ir_cron_mail_scheduler_action"
@@ -277,6 +278,9 @@ class MailMailQueue(models.Model):
         """Oldest due e-mails first, row-locked with SKIP LOCKED (rows another worker is
         claiming are skipped, never waited for), then marked as claimed."""
         query = self._search(domain, order="id", limit=limit or None)
+        # handed over by a worker that stopped mid-batch: never sent again (see recovery)
+        query.add_where(SQL("NOT EXISTS (SELECT 1 FROM mail_mail_handover h "
+                            "WHERE h.mail_id = mail_mail.id)"))
         rows = self.env.execute_query(SQL(  # flushes what the domain reads
             "UPDATE mail_mail SET md_claim_until = %s WHERE id IN (%s FOR UPDATE OF mail_mail "
             "SKIP LOCKED) RETURNING id",
@@ -297,6 +301,8 @@ class MailMailQueue(models.Model):
         if ids:
             domain.append(("id", "in", list(ids)))
         send_ids = []
+        if auto_commit:
+            self._md_recover_handovers(now)
         for _try in range(3):
             if auto_commit:
                 self.env.cr.commit()  # a fresh snapshot for the claim
@@ -323,14 +329,24 @@ class MailMailQueue(models.Model):
                 self.env["ir.cron"]._notify_progress(done=len(done),
                                                      remaining=max(total - len(done), 0))
         res = None
-        queue_state(self.env.cr)["unlink_ids"] = set()
+        state = queue_state(self.env.cr)
+        state["unlink_ids"] = set()
+        # one commit for the whole batch; meanwhile each hand-over is logged on its own cursor
+        log = state["handover"] = HandoverLog(self.env.registry) if auto_commit else None
+        committed = False
         try:
             res = self.browse(send_ids).with_context(md_queue=True).send(
-                auto_commit=auto_commit, post_send_callback=post_send_callback)
+                auto_commit=False, post_send_callback=post_send_callback)
+            if auto_commit:
+                self.env.cr.commit()
+            committed = True
         except Exception:
             _queue_logger.exception("Failed processing mail queue")
             if auto_commit:
                 self.env.cr.rollback()
+            if log and log.ids:
+                # rolled back, but the server has them: sent, never to be sent again
+                self.browse(log.ids)._md_mark_handed_over()
             # what was not sent is free again for the next run (sent mails keep their
             # stale claim: harmless, any return to 'outgoing' clears it)
             self.flush_model(["md_claim_until"])
@@ -340,11 +356,60 @@ class MailMailQueue(models.Model):
             self.invalidate_model(["md_claim_until"])
             if auto_commit:
                 self.env.cr.commit()
+            committed = True
         finally:
-            queue_state(self.env.cr)["deferred"].clear()
-            queue_state(self.env.cr).pop("batch_ids", None)
-            self._md_unlink_sent(queue_state(self.env.cr).pop("unlink_ids", None), auto_commit)
+            state["deferred"].clear()
+            state.pop("batch_ids", None)
+            state.pop("handover", None)
+            if log:
+                log.close(forget=committed)  # not committed (worker stopping): kept for recovery
+            self._md_unlink_sent(state.pop("unlink_ids", None), auto_commit)
         return res
+
+    @api.model
+    def _md_recover_handovers(self, now):
+        """E-mails a stopped worker handed over to the server but never committed as sent (its
+        claim has expired): marked sent now, not sent again. One query when there are none."""
+        try:
+            self.flush_model(["state", "md_claim_until"])
+            rows = self.env.execute_query(SQL(
+                """DELETE FROM mail_mail_handover h
+                    WHERE NOT EXISTS (SELECT 1 FROM mail_mail m WHERE m.id = h.mail_id
+                                         AND m.state = 'outgoing' AND m.md_claim_until >= %s)
+                RETURNING h.mail_id""", now))
+            if rows:
+                self.browse({row[0] for row in rows}).exists()._md_mark_handed_over()
+            self.env.cr.commit()
+        except psycopg2.Error:
+            _queue_logger.info("Recovering handed-over e-mails: left to the next run", exc_info=True)
+            self.env.cr.rollback()
+
+    def _md_mark_handed_over(self):
+        """Sent: the SMTP server accepted them, whatever happened to the batch afterwards."""
+        mails = self.filtered(lambda mail: mail.state == "outgoing")
+        if not mails:
+            return
+        _queue_logger.warning("Marking %s e-mails sent: handed over before their batch failed "
+                              "(ids %s)", len(mails), mails.ids[:20])
+        mails.write({"state": "sent", "failure_reason": False, "md_claim_until": False,
+                     "md_next_try": False})
+        self.env["mail.notification"].sudo().search([
+            ("mail_mail_id", "in", mails.ids), ("notification_type", "=", "email"),
+            ("notification_status", "in", ("ready", "process", "pending", "exception")),
+        ]).write({"notification_status": "sent", "failure_type": False, "failure_reason": False})
+
+    def _send(self, auto_commit=False, raise_exception=False, smtp_session=None,
+              alias_domain_id=False, mail_server=False, post_send_callback=None):
+        """In the queue, what sending reads is read for the whole batch at once (Odoo reads it
+        e-mail by e-mail; the queue's single commit per batch keeps it in cache)."""
+        if self.env.context.get("md_queue") and len(self) > 1:
+            self.mapped("state")  # every column of mail.mail
+            self.mail_message_id.mapped("subject")  # and of the messages
+            self.recipient_ids.mapped("email_normalized")
+            self.mapped("attachment_ids")
+        return super()._send(auto_commit=auto_commit, raise_exception=raise_exception,
+                             smtp_session=smtp_session, alias_domain_id=alias_domain_id,
+                             mail_server=mail_server, post_send_callback=post_send_callback)
 
     def unlink(self):
         """While the queue sends, e-mails Odoo deletes once sent (auto-delete) are deleted
@@ -382,6 +447,10 @@ class MailMailQueue(models.Model):
     def write(self, vals):
         """While the queue sends, a temporary failure written by Odoo as 'exception' becomes a
         later try; a permanent one keeps 'exception' with the server's answer as reason."""
+        if vals.get("state") == "sent" and self.env.context.get("md_queue"):
+            log = queue_state(self.env.cr).get("handover")
+            if log is not None:
+                log.add(self.ids)  # committed at once, before the next e-mail goes
         if vals.get("state") == "outgoing" and "md_claim_until" not in vals:
             vals = dict(vals, md_claim_until=False)  # back in the queue (retry, reset): free
         if vals.get("state") != "exception" or not self.env.context.get("md_queue"):
@@ -450,6 +519,9 @@ class MailMailQueue(models.Model):
                     if granted < len(batch_ids):
                         self.browse(batch_ids[granted:])._md_wait_next_day(server)
                         batch_ids = batch_ids[:granted]
+                    if queue_state(self.env.cr).get("handover") is not None:
+                        # one commit per batch: the server's row is not kept locked meanwhile
+                        self.env.cr.commit()
             if batch_ids:
                 queue_state(self.env.cr)["batch_ids"] = batch_ids  # for a failover note
                 yield server_id, alias_domain_id, smtp_from, batch_ids

@@ -299,6 +299,81 @@ class TestQueueWorkers(RealSmtpCase):
                 cr.commit()
 
 
+    def test_worker_stopping_mid_batch_sends_nothing_twice(self):
+        """The queue commits once per batch. A worker stops after the server accepted 2 of 5
+        e-mails (its batch never commits): the hand-overs it logged keep those 2 from going
+        again; once its claim has expired, the next run marks them sent and sends the 3 others."""
+        smtp = self.start_smtp_server("stopping smtp")
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            server = env["ir.mail_server"].create(self.mail_server_values(smtp, sequence=0))
+            mails = env["mail.mail"].create([{
+                "email_from": "sender@example.com", "email_to": f"r{idx}@example.org",
+                "subject": f"md-stop-{idx}", "body_html": "<p>x</p>", "auto_delete": False,
+                "mail_server_id": server.id} for idx in range(5)])
+            mail_ids, server_id = mails.ids, server.id
+            cr.commit()
+
+        class WorkerStopped(BaseException):
+            """Like a killed process: no handler of the queue sees it."""
+
+        Mail = type(self.env["mail.mail"])
+        original, done = Mail._postprocess_sent_message, []
+
+        def stop_after_two(records, *args, **kwargs):
+            result = original(records, *args, **kwargs)
+            done.extend(records.ids)
+            if len(done) == 2:
+                raise WorkerStopped()
+            return result
+
+        def work():
+            try:
+                with self.registry.cursor() as cr:
+                    env = api.Environment(cr, SUPERUSER_ID, {"filters": [("id", "in", mail_ids)]})
+                    env["mail.mail"].process_email_queue()
+            except WorkerStopped:
+                pass
+
+        def run_worker():
+            """A cron worker: its own thread and cursor (the queue commits there)."""
+            thread = threading.Thread(target=work)
+            thread.start()
+            thread.join(60)
+
+        def figures():
+            with self.registry.cursor() as cr:
+                cr.execute("SELECT state, count(*) FROM mail_mail WHERE id = ANY(%s) GROUP BY state",
+                           [mail_ids])
+                states = dict(cr.fetchall())
+                cr.execute("SELECT count(*) FROM mail_mail_handover WHERE mail_id = ANY(%s)", [mail_ids])
+                return states, cr.fetchone()[0]
+
+        try:
+            with real_smtp_sending():
+                with patch.object(Mail, "_postprocess_sent_message", stop_after_two):
+                    run_worker()
+                self.assertEqual(len(smtp.messages), 2)
+                self.assertEqual(figures(), ({"outgoing": 5}, 2), "batch rolled back, 2 hand-overs logged")
+                # its claim still holds: nobody touches the batch
+                run_worker()
+                self.assertEqual(len(smtp.messages), 2)
+                # the claim expires: the hand-overs are marked sent, the rest is sent once
+                with self.registry.cursor() as cr:
+                    cr.execute("UPDATE mail_mail SET md_claim_until = now() AT TIME ZONE 'UTC' "
+                               "- interval '1 minute' WHERE id = ANY(%s)", [mail_ids])
+                run_worker()
+            subjects = [str(msg["message"]["Subject"]) for msg in smtp.messages]
+            self.assertEqual(sorted(subjects), [f"md-stop-{idx}" for idx in range(5)])
+            self.assertEqual(figures(), ({"sent": 5}, 0))
+        finally:
+            with self.registry.cursor() as cr:
+                env = api.Environment(cr, SUPERUSER_ID, {})
+                env["mail.mail"].browse(mail_ids).unlink()
+                env["ir.mail_server"].browse(server_id).unlink()
+                cr.execute("DELETE FROM mail_mail_handover WHERE mail_id = ANY(%s)", [mail_ids])
+
+
 @tagged("post_install", "-at_install")
 class TestQueueDailyLimit(QueueCase):
 
