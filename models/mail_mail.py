@@ -363,7 +363,9 @@ class MailMailQueue(models.Model):
             state.pop("handover", None)
             if log:
                 log.close(forget=committed)  # not committed (worker stopping): kept for recovery
-            self._md_unlink_sent(state.pop("unlink_ids", None), auto_commit)
+            unlink_ids = state.pop("unlink_ids", None)
+            if committed:  # never commit half a batch on the way out
+                self._md_unlink_sent(unlink_ids, auto_commit)
         return res
 
     @api.model
