@@ -453,6 +453,9 @@ class MailMailQueue(models.Model):
             log = queue_state(self.env.cr).get("handover")
             if log is not None:
                 log.add(self.ids)  # committed at once, before the next e-mail goes
+            if "message_id" in vals and all(mail.message_id == vals["message_id"] for mail in self):
+                # Odoo writes back the Message-Id it just sent, unchanged: no write, no lookup
+                vals = {key: value for key, value in vals.items() if key != "message_id"}
         if vals.get("state") == "outgoing" and "md_claim_until" not in vals:
             vals = dict(vals, md_claim_until=False)  # back in the queue (retry, reset): free
         if vals.get("state") != "exception" or not self.env.context.get("md_queue"):
