@@ -21,17 +21,16 @@ class IrConfigParameter(models.Model):
         """``get_param`` for the parameters the queue reads on every batch (SENDING_PARAMS):
         the first one read fetches them all in one query."""
         self.browse().check_access("read")
-        return self._md_get_params(SENDING_PARAMS)[SENDING_PARAMS.index(key)] or default
+        return self._md_sending_params().get(key) or default
 
     @api.model
-    @tools.ormcache("keys")
-    def _md_get_params(self, keys):
-        """Values of ``keys`` (None when unset), cached like ``get_param``: any change to a
+    @tools.ormcache()
+    def _md_sending_params(self):
+        """{key: value} of the set SENDING_PARAMS, cached like ``get_param``: any change to a
         parameter clears the cache."""
         self.flush_model(["key", "value"])
-        found = dict(self.env.execute_query(SQL(
-            "SELECT key, value FROM ir_config_parameter WHERE key IN %s", tuple(keys))))
-        return tuple(found.get(key) for key in keys)
+        return dict(self.env.execute_query(SQL(
+            "SELECT key, value FROM ir_config_parameter WHERE key IN %s", SENDING_PARAMS)))
 
     @api.model_create_multi
     def create(self, vals_list):

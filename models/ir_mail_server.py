@@ -5,21 +5,30 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tools.mail import email_normalize
 
 from ..tools import from_filter as ff
+from ..tools.params import LEGACY_FROM_PARAMS
 from ..tools.smtp_errors import describe_smtp_failure
 
 # Routing decided for the mails of a send() run and the From/envelope actually used by the
 # last message prepared, per cursor: mail.mail writes them with the state it already writes.
 ROUTING_STATE = weakref.WeakKeyDictionary()
 
-LEGACY_PARAMS = ("mail.force.smtp.from", "mail.dynamic.smtp.from")
 BLOCKED_PORTS = (25,)
 
 
-def routing_state(cr):
+def cursor_state(store, cr, factory):
+    """What a sending run on ``cr`` remembers between Odoo's calls, kept while the cursor
+    lives (``factory`` builds it the first time only)."""
     try:
-        return ROUTING_STATE.setdefault(cr, {"mails": {}, "last": None})
-    except TypeError:  # a cursor that cannot be weakly referenced: no recording
-        return {"mails": {}, "last": None}
+        state = store.get(cr)
+        if state is None:
+            state = store[cr] = factory()
+        return state
+    except TypeError:  # a cursor that cannot be weakly referenced: nothing remembered
+        return factory()
+
+
+def routing_state(cr):
+    return cursor_state(ROUTING_STATE, cr, lambda: {"mails": {}, "last": None})
 
 
 class _SessionView:
@@ -70,7 +79,7 @@ class IrMailServer(models.Model):
     def _md_legacy_params(self):
         """(mail.force.smtp.from, mail.dynamic.smtp.from) and the authorised domains."""
         icp = self.env["ir.config_parameter"].sudo()
-        force, dynamic = (icp._md_sending_param(key) for key in LEGACY_PARAMS)
+        force, dynamic = (icp._md_sending_param(key) for key in LEGACY_FROM_PARAMS)
         domains = ()
         if dynamic and not force:
             domains = tuple(self.env["mail.alias.domain"].sudo().search([]).mapped("name"))

@@ -17,6 +17,7 @@ from odoo.addons.base.models.ir_mail_server import MailDeliveryException
 from ..tools.failover import failover_candidates
 from ..tools.from_filter import render
 from ..tools.smtp_retry import TEMPORARY, classify_smtp_error
+from .ir_mail_server import cursor_state
 
 _logger = logging.getLogger(__name__)
 
@@ -25,11 +26,8 @@ QUEUE_STATE = weakref.WeakKeyDictionary()
 
 
 def queue_state(cr):
-    try:
-        return QUEUE_STATE.setdefault(cr, {"connect_error": None, "send_error": None,
-                                           "deferred": set()})
-    except TypeError:
-        return {"connect_error": None, "send_error": None, "deferred": set()}
+    return cursor_state(QUEUE_STATE, cr,
+                        lambda: {"connect_error": None, "send_error": None, "deferred": set()})
 
 
 class IrMailServer(models.Model):

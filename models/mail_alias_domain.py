@@ -2,6 +2,7 @@ from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
 from ..tools import from_filter as ff
+from ..tools.params import LEGACY_FROM_PARAMS
 
 
 # fields the cached address lists are read from
@@ -71,8 +72,7 @@ class MailAliasDomain(models.Model):
 
     def _compute_md_legacy_from_hint(self):
         icp = self.env["ir.config_parameter"].sudo()
-        legacy = [key for key in ("mail.force.smtp.from", "mail.dynamic.smtp.from")
-                  if icp.get_param(key)]
+        legacy = [key for key in LEGACY_FROM_PARAMS if icp.get_param(key)]
         hint = self.env._(
             "Deprecated system parameter(s) %(keys)s still rewrite the From of outgoing e-mails. "
             "Set the Default From here and FROM filters on the outgoing servers, then delete them.",
@@ -253,26 +253,34 @@ class MailAliasDomain(models.Model):
 
     @models.api.model
     @models.tools.ormcache()
-    def _md_catchall_emails(self):
-        """Catchall addresses of every alias domain. Cached: read on every incoming e-mail."""
-        return tuple(email for email in self.sudo().search([]).mapped("catchall_email") if email)
-
-    @models.api.model
-    @models.tools.ormcache()
-    def _md_bounce_emails(self):
-        """Bounce addresses of every alias domain, replaced ones included (frozenset). Cached:
-        read on every incoming e-mail."""
-        current = {email for email in self.sudo().search([]).mapped("bounce_email") if email}
-        return frozenset(current | self._md_previous_addresses()[1])
-
-    @models.api.model
-    @models.tools.ormcache()
-    def _md_previous_addresses(self):
-        """(catchall, bounce): replaced addresses still recognised, as frozensets of full
-        addresses. Cached: read on every incoming e-mail."""
-        catchall, bounce = set(), set()
+    def _md_addresses(self):
+        """Catchall and bounce addresses of every alias domain, current and replaced (full
+        addresses), from one search. Cached: read on every incoming e-mail."""
+        catchall, bounce, previous_catchall, previous_bounce = [], set(), set(), set()
         for domain in self.sudo().search([]):
-            for names, found in ((domain.md_previous_catchall_aliases, catchall),
-                                 (domain.md_previous_bounce_aliases, bounce)):
+            if domain.catchall_email:
+                catchall.append(domain.catchall_email)
+            if domain.bounce_email:
+                bounce.add(domain.bounce_email)
+            for names, found in ((domain.md_previous_catchall_aliases, previous_catchall),
+                                 (domain.md_previous_bounce_aliases, previous_bounce)):
                 found.update(f"{n.strip().lower()}@{domain.name}" for n in (names or "").split(",") if n.strip())
-        return frozenset(catchall), frozenset(bounce)
+        return {"catchall": tuple(catchall), "bounce": frozenset(bounce | previous_bounce),
+                "previous_catchall": frozenset(previous_catchall),
+                "previous_bounce": frozenset(previous_bounce)}
+
+    @models.api.model
+    def _md_catchall_emails(self):
+        """Catchall addresses of every alias domain (current ones)."""
+        return self._md_addresses()["catchall"]
+
+    @models.api.model
+    def _md_bounce_emails(self):
+        """Bounce addresses of every alias domain, replaced ones included (frozenset)."""
+        return self._md_addresses()["bounce"]
+
+    @models.api.model
+    def _md_previous_addresses(self):
+        """(catchall, bounce): replaced addresses still recognised, as frozensets."""
+        addresses = self._md_addresses()
+        return addresses["previous_catchall"], addresses["previous_bounce"]

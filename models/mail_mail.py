@@ -405,8 +405,7 @@ class MailMailQueue(models.Model):
         """In the queue, what sending reads is read for the whole batch at once (Odoo reads it
         e-mail by e-mail; the queue's single commit per batch keeps it in cache)."""
         if self.env.context.get("md_queue") and len(self) > 1:
-            self.mapped("state")  # every column of mail.mail
-            self.mail_message_id.mapped("subject")  # and of the messages
+            self.mail_message_id.mapped("subject")  # every column of the e-mails and messages
             self.recipient_ids.mapped("email_normalized")
             self.mapped("attachment_ids")
         return super()._send(auto_commit=auto_commit, raise_exception=raise_exception,

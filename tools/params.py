@@ -55,7 +55,11 @@ def from_filter_param(key, value):
                              error=render(exc.args[0]))) from None
 
 
-@validator("mail.force.smtp.from", "mail.dynamic.smtp.from")
+# Odoo < 17 From parameters, honoured again (deprecated in favour of Alias Domains)
+LEGACY_FROM_PARAMS = ("mail.force.smtp.from", "mail.dynamic.smtp.from")
+
+
+@validator(*LEGACY_FROM_PARAMS)
 def single_address_param(key, value):
     """One e-mail address (legacy parameters, deprecated in favour of Alias Domains)."""
     from .from_filter import normalize_address
@@ -133,15 +137,15 @@ def fetchmail_positive_integer(key, value):
     """Messages per committed batch, seconds per cron run, seconds per network wait."""
     return positive_integer(key, value)
 
-# ---- issue 7: DNS checks (resolver) ----
+# ---- issue 8: outgoing queue ----
 DEDICATED_FILTER_PARAM = "mail_deliverability.dedicated_server_from_filter"
 # read for every batch the queue sends: fetched together, in one query, and cached
 SENDING_PARAMS = (
-    "mail.mail.queue.batch.size", "mail.session.batch.size",
-    "mail.force.smtp.from", "mail.dynamic.smtp.from",
+    "mail.mail.queue.batch.size", "mail.session.batch.size", *LEGACY_FROM_PARAMS,
     DEDICATED_FILTER_PARAM,
 )
 
+# ---- issue 7: DNS checks (resolver) ----
 PARAM_DNS_NAMESERVERS = "mail_deliverability.dns_nameservers"
 PARAM_DNS_PORT = "mail_deliverability.dns_port"
 PARAM_DNS_TIMEOUT = "mail_deliverability.dns_timeout"
