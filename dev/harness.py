@@ -561,13 +561,58 @@ def check_uninstall(odoo, template, run_id):
     return bool(ok), error_blocks(log) or [log[-2000:]]
 
 
+def live_send_check(odoo, template, run_id, label):
+    """`dev/live_check.py` on a copy of `template`: a real server (HTTP and cron threads)."""
+    import json  # noqa: PLC0415
+    name = f"md_live_{label}_{run_id}"
+    odoo.copy_db(template, name)
+    log_path = STATE / f"live-{label}-{run_id}.log"
+    cmd = [str(venv_python()), str(ROOT / "dev" / "live_check.py"),
+           "--odoo-bin", str(odoo.path / "odoo-bin"), "--log", str(log_path), "--db", name, "--",
+           *odoo.base_args(name, http=False)]
+    try:
+        result = subprocess.run(cmd, capture_output=True, text=True, env=odoo.env(), timeout=600)
+    finally:
+        odoo.drop_db(name)
+    match = re.search(r"^LIVE-RESULT (.*)$", result.stdout, re.M)
+    if not match:
+        return None, [f"live check on {label} gave no result", result.stdout[-2000:],
+                      result.stderr[-3000:]]
+    return json.loads(match.group(1)), []
+
+
+def check_live_server(odoo, template, run_id):
+    """Chatter posts and "Send Now" on a live server, stock and addon side by side: every
+    e-mail reaches the SMTP server exactly once, no request fails, no serialization failure
+    or deadlock is logged."""
+    stock = f"mdtpl_mail_{odoo_hash(odoo.path)}"
+    problems = []
+    for label, database in (("stock", stock), ("addon", template)):
+        figures, errors = live_send_check(odoo, database, run_id, label)
+        if figures is None:
+            problems += errors
+            continue
+        say(f"live server ({label}): {figures['received']}/{figures['expected']} e-mails, "
+            f"{figures['duplicates']} duplicate copies, {len(figures['request_errors'])} request "
+            f"errors, log problems: {figures['log_problems'] or 'none'}")
+        if label == "addon":
+            if figures["received"] != figures["expected"]:
+                problems.append(f"live server: {figures['received']} of {figures['expected']} "
+                                f"e-mails reached the SMTP server; states {figures['states']}")
+            if figures["duplicates"]:
+                problems.append(f"live server: {figures['duplicates']} duplicate copies")
+            problems += [f"live server request error: {e}" for e in figures["request_errors"]]
+            problems += [f"live server log: {p}" for p in figures["log_problems"]]
+    return not problems, problems
+
+
 RESULT_LINE = re.compile(r"(\d+) failed, (\d+) error\(s\) of (\d+) tests when loading database")
 
 
 def run_tests(odoo, template, tags, run_id, label):
     name = f"md_test_{label}_{run_id}"
     odoo.copy_db(template, name)
-    log_path = STATE / f"test-{label}.log"
+    log_path = STATE / f"test-{label}-{run_id}.log"
     cmd = [str(venv_python()), str(ROOT / "dev" / "odoo_test_runner.py"), *odoo.base_args(name),
            "--test-tags", ",".join(tags), "--max-cron-threads=0", "--log-level=info"]
     say(f"Running {label} tests (log: {log_path})")
@@ -598,6 +643,13 @@ def cmd_test(argv):
     """The whole suite; `dev/test --only TAGS` runs just those test tags (for development)."""
     run_id = f"{os.getpid()}"
     only = None
+    if argv == ["--live"]:  # just the live-server check (development)
+        odoo = prepare()
+        template, problems = ensure_template(odoo, TEST_MODULES, "mail")
+        ok, problems = check_live_server(odoo, template, run_id) if template else (False, problems)
+        print("\n".join(problems))
+        print(f"{int(ok)} passed, {int(not ok)} failed", flush=True)
+        return 0 if ok else 1
     if argv[:1] == ["--only"] and len(argv) == 2:
         only = argv[1].split(",")
     elif argv:
@@ -635,6 +687,8 @@ def cmd_test(argv):
         if not only:
             ok, problems = check_uninstall(odoo, template, run_id)
             check("uninstall leaves nothing behind", ok, problems)
+            ok, problems = check_live_server(odoo, template, run_id)
+            check("live server sends every e-mail exactly once", ok, problems)
         tags = (main_only + ["-md_mass"] if only else
                 [f"/{MODULE}", "-md_mass"] + ODOO_TEST_TAGS + [f"-{t}" for t in DELIBERATE_DIFFERENCES])
         run_and_count(template, tags, "main", "tests")

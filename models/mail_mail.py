@@ -230,14 +230,24 @@ class MailMailQueue(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         mails = super().create(vals_list)
-        if any(mail.state == "outgoing" for mail in mails):
-            self._md_trigger_queue_after_commit()
+        outgoing = mails.filtered(lambda mail: mail.state == "outgoing")
+        if outgoing:
+            self._md_trigger_queue_after_commit(outgoing.ids)
         return mails
 
     @api.model
-    def _md_trigger_queue_after_commit(self):
-        """Run the sending scheduled action soon after this transaction commits (once per
-        transaction, on its own cursor: nothing added to the transaction creating mails)."""
+    def _md_created_here(self):
+        """Ids of the outgoing e-mails created by the current transaction (not committed yet:
+        no other transaction can see, let alone send, them)."""
+        return self.env.cr.postcommit.data.setdefault("md_queue_waiting_ids", set())
+
+    @api.model
+    def _md_trigger_queue_after_commit(self, mail_ids):
+        """Run the sending scheduled action soon after this transaction commits, for the new
+        e-mails that no immediate send takes (once per transaction, on its own cursor: nothing
+        added to the transaction creating mails)."""
+        waiting = self._md_created_here()
+        waiting.update(mail_ids)
         postcommit = self.env.cr.postcommit
         if postcommit.data.get("md_queue_trigger"):
             return
@@ -246,11 +256,76 @@ class MailMailQueue(models.Model):
 
         @postcommit.add
         def trigger_queue():
+            if not waiting:  # every new e-mail is sent right after this commit
+                return
             with Registry(dbname).cursor() as cr:
                 cron = api.Environment(cr, SUPERUSER_ID, {}).ref(
                     QUEUE_CRON, raise_if_not_found=False)
                 if cron and cron.active:
                     cron._trigger()
+
+    @api.model
+    def _md_trigger_queue_at(self, when):
+        """Wake the sending scheduled action when a postponed e-mail is due (its own interval
+        is an hour)."""
+        cron = self.env.ref(QUEUE_CRON, raise_if_not_found=False)
+        if cron and cron.active:
+            cron.sudo()._trigger(at=when)
+
+    # ------------------------------------------------------------------ one sender per e-mail
+
+    def send_after_commit(self):
+        """Odoo's immediate send (a chatter post, the composer's "send now"): after the commit
+        it goes through the queue's claim and sending rules, so that it never races a queue
+        worker and a temporary refusal is retried instead of failed."""
+        if getattr(threading.current_thread(), "testing", False):
+            return super().send_after_commit()  # Odoo sends at once, in the test transaction
+        self._md_created_here().difference_update(self.ids)  # not the queue's to wake for
+        return super(MailMailQueue, self.with_context(md_after_commit=True)).send_after_commit()
+
+    def send(self, auto_commit=False, raise_exception=False, post_send_callback=None):
+        """Whatever the path, an e-mail is claimed before it is sent: e-mails a queue worker
+        or another send holds are left to it."""
+        context = self.env.context
+        if context.get("md_queue"):
+            mails = self  # claimed by the queue already
+        elif context.get("md_after_commit"):
+            # Odoo's after-commit send, on a cursor of its own: the queue's rules, never an
+            # error for the user who posted (what is not sent stays queued)
+            try:
+                return self.with_context(md_after_commit=False).process_email_queue(ids=self.ids)
+            except Exception:
+                _queue_logger.exception("Immediate send failed; the queue sends these e-mails")
+                return None
+        else:
+            mails = self._md_claim_for_send()
+        return super(MailMailQueue, mails).send(
+            auto_commit=auto_commit, raise_exception=raise_exception,
+            post_send_callback=post_send_callback)
+
+    def _md_claim_for_send(self):
+        """The e-mails no other transaction is sending: row-locked until this one ends (a queue
+        worker skips them), and not claimed by a queue worker. E-mails created by this very
+        transaction need no lock: nobody else can see them (no query)."""
+        created = self._md_created_here()
+        others = [mail_id for mail_id in self.ids if mail_id not in created]
+        if not others:
+            return self
+        self.flush_model(["state", "md_claim_until"])
+        try:
+            with self.env.cr.savepoint(flush=False):
+                rows = self.env.execute_query(SQL(
+                    "SELECT id FROM mail_mail WHERE id = ANY(%s) AND (md_claim_until IS NULL "
+                    "OR md_claim_until < %s) FOR NO KEY UPDATE SKIP LOCKED",
+                    others, fields.Datetime.now()))
+        except psycopg2.errors.SerializationFailure:
+            rows = []  # changed by a transaction committed meanwhile: that one sends them
+        free = {row[0] for row in rows} | (set(self.ids) - set(others))
+        skipped = [mail_id for mail_id in self.ids if mail_id not in free]
+        if skipped:
+            _queue_logger.info("Not sending e-mails %s: another worker is sending them",
+                               skipped[:20])
+        return self.browse([mail_id for mail_id in self.ids if mail_id in free])
 
     # ------------------------------------------------------------------ queue
 
@@ -490,6 +565,7 @@ class MailMailQueue(models.Model):
                     "md_attempt_count": attempts, "md_last_error": reason,
                     "md_next_try": now + datetime.timedelta(minutes=delay),
                     "md_claim_until": False})
+                self._md_trigger_queue_at(now + datetime.timedelta(minutes=delay))
         return True
 
     def _postprocess_sent_message(self, success_pids, failure_reason=False, failure_type=None):

@@ -2,34 +2,35 @@
 from . import test_foundation
 from . import test_params
 from . import test_harness
-# issue 3: outgoing routing
+# outgoing routing
 from . import test_from_filter
 from . import test_outgoing_routing
 from . import test_routing_preview
-# issue 4: bounces
+# bounces
 from . import test_dsn_tools
 from . import test_verp_tools
 from . import test_bounce_flow
 from . import test_bounce_mass_mailing
-# issue 5: gateway guard
+# gateway guard
 from . import test_autoreply_tools
 from . import test_gateway_guard
 from . import test_quarantine
-# issue 6: incoming servers
+# incoming servers
 from . import test_fetchmail_tools
 from . import test_fetchmail_imap
 from . import test_fetchmail_pop
-# issue 7: DNS checks
+# DNS checks
 from . import test_dns_health_tools
 from . import test_dns_check
-# issue 8: outgoing queue
+# outgoing queue and the immediate send
 from . import test_smtp_retry
 from . import test_outgoing_queue
-# issue 10: MX gateway
+from . import test_immediate_send
+# MX gateway
 from . import test_mailgate_tools
 from . import test_mailgate_script
 from . import test_mailgate_postfix
-# issue 9: screens
+# screens
 from . import test_screens
 from . import test_overview_servers
 from . import test_tours

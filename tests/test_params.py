@@ -41,3 +41,21 @@ class TestParamWritePaths(TransactionCase):
         param.unlink()
         with self.assertRaises(ValidationError):  # the import path creates records
             icp.create({"key": "mail_deliverability.test.positive", "value": "x"})
+
+
+@tagged("post_install", "-at_install")
+class TestDedicatedServerParam(TransactionCase):
+    """The Dedicated Server switch is read inside every sending batch: a value it cannot read
+    is refused on write, never met by the queue."""
+
+    def test_boolean_spellings_and_refusal(self):
+        icp = self.env["ir.config_parameter"].sudo()
+        key = "mail_deliverability.dedicated_server_from_filter"
+        for raw, stored in (("yes", "True"), ("0", "False"), (" FALSE ", "False"), ("on", "True")):
+            icp.set_param(key, raw)
+            self.assertEqual(icp.get_param(key), stored)
+        with self.assertRaisesRegex(ValidationError, key):
+            icp.set_param(key, "yes please")
+        param = icp.search([("key", "=", key)])
+        with self.assertRaisesRegex(ValidationError, "True or False"):
+            param.write({"value": "maybe"})

@@ -145,6 +145,23 @@ SENDING_PARAMS = (
     DEDICATED_FILTER_PARAM,
 )
 
+TRUE_WORDS = {"true", "1", "yes", "on", "t", "y"}
+FALSE_WORDS = {"false", "0", "no", "off", "f", "n"}
+
+
+@validator(DEDICATED_FILTER_PARAM)
+def boolean_param(key, value):
+    """True or False (Odoo's spellings: true/false, 1/0, yes/no, on/off), stored as True or
+    False: the sending batch reads it and must never meet another value."""
+    word = value.lower()
+    if word in TRUE_WORDS:
+        return "True"
+    if word in FALSE_WORDS:
+        return "False"
+    raise ValueError(_lt(
+        "System parameter %(key)s must be True or False, not %(value)r.", key=key, value=value))
+
+
 # ---- issue 7: DNS checks (resolver) ----
 PARAM_DNS_NAMESERVERS = "mail_deliverability.dns_nameservers"
 PARAM_DNS_PORT = "mail_deliverability.dns_port"
