@@ -183,7 +183,9 @@ class MailThread(models.AbstractModel):
         """Receive one e-mail; every message the gateway refuses is kept in quarantine.
 
         Order: parse, known Message-Id, reply to a loop notice, catchall duplicate, route
-        (auto-replies and mailing lists never trigger an answer), auto-reply policy, loop
+        (automatic mail of any kind, mailing lists, null senders and senders asking for no
+        auto-reply never trigger an answer), auto-reply policy (RFC 3834: an automatic reply
+        creates nothing; ``auto-generated`` mail is processed but never answered), loop
         limit, then stock processing.  Unroutable messages and errors are quarantined and the
         error is raised as stock does.  All steps share one savepoint: a failure leaves
         nothing half-done but the quarantined message.
@@ -243,9 +245,14 @@ class MailThread(models.AbstractModel):
             self._gateway_hold(raw, "loop", "Reply to one of our loop notices.")
             return False
 
-        marker = None if "autoreply" in bypass else autoreply.auto_reply_marker(email_message)
-        silent = bool(marker or autoreply.is_mailing_list(email_message)
-                      or autoreply.is_null_sender(email_message.get("Return-Path")))
+        # RFC 3834: an automatic reply never creates a record (below); other automatic mail
+        # (Auto-Submitted: auto-generated...) is processed, but nothing automatic is ever
+        # answered, nor mailing-list, null-sender or "no auto-reply please" mail
+        kind, automatic = autoreply.classify(email_message)
+        marker = automatic if kind == "auto_reply" and "autoreply" not in bypass else None
+        silent = bool(automatic or autoreply.is_mailing_list(email_message)
+                      or autoreply.is_null_sender(email_message.get("Return-Path"))
+                      or autoreply.suppresses_answers(email_message))
 
         catchall = set(self._gateway_catchall_emails())
         recipients = {email_normalize(addr) for addr in (msg_dict.get("recipients") or "").split(",")}
@@ -296,7 +303,10 @@ class MailThread(models.AbstractModel):
                 return False
 
         progress.update(step="process", target=target)
-        result = self._message_route_process(email_message, msg_dict, routes)
+        # automatic mail is never answered, not even by a template (acknowledgement) that
+        # the record's creation or update posts (see _message_track_post_template)
+        processor = self.with_context(mail_gateway_automatic=automatic) if automatic else self
+        result = processor._message_route_process(email_message, msg_dict, routes)
         self._gateway_record_receipt(msg_dict, routes, fingerprint)
         return result
 
@@ -377,7 +387,9 @@ class MailThread(models.AbstractModel):
         from odoo.tools.mail import decode_message_header, email_normalize  # noqa: PLC0415
         from ..tools import autoreply  # noqa: PLC0415
         context = self.env.context
-        if context.get("mail_gateway_no_answer") or autoreply.is_null_sender(message.get("Return-Path")):
+        if (context.get("mail_gateway_no_answer") or context.get("mail_gateway_automatic")
+                or autoreply.is_null_sender(message.get("Return-Path"))
+                or autoreply.classify(message)[0]):
             self._gateway_logger.info("Gateway: no answer to automatic mail from %s", email_from)
             return
         kind = context.get("mail_gateway_answer_kind")
@@ -398,6 +410,19 @@ class MailThread(models.AbstractModel):
             email_from, body_html, message, headers=repr(headers), **mail_values)
         if kind and recipient:
             Receipt.create({"kind": "answer", "email_normalized": recipient})
+
+    def _message_track_post_template(self, changes):
+        """No template answer (acknowledgement, stage e-mail) to automatic mail (RFC 3834
+        section 2): records created or updated from it keep everything but that e-mail.
+
+        Tracking templates run at commit on the record's environment, which keeps the
+        gateway's ``mail_gateway_automatic`` context when the record came from such mail."""
+        automatic = self.env.context.get("mail_gateway_automatic")
+        if automatic and self and changes:
+            self._gateway_logger.info(
+                "Gateway: no template e-mail for %s created from automatic mail (%s)", self, automatic)
+            return True
+        return super()._message_track_post_template(changes)
 
     @models.api.model
     def _detect_write_to_catchall(self, msg_dict):

@@ -15,6 +15,7 @@ from . import test_bounce_mass_mailing
 from . import test_autoreply_tools
 from . import test_gateway_guard
 from . import test_quarantine
+from . import test_inbound_samples
 # incoming servers
 from . import test_fetchmail_tools
 from . import test_fetchmail_imap
