@@ -22,6 +22,7 @@ from . import mail_alias_domain_check
 # issue 8: outgoing queue
 from . import ir_mail_server_queue
 from . import mail_mail_handover
+from . import mail_server_status
 # issue 9: screens
 from . import mail_deliverability_overview
 from . import res_config_settings

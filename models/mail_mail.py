@@ -3,6 +3,7 @@ from collections import defaultdict
 from odoo import api, fields, models, tools
 from odoo.tools import str2bool
 
+from ..tools import autoreply, smtp_retry
 from ..tools import from_filter as ff
 from ..tools.from_filter import has_header_breaking, sanitize_header_value
 from ..tools.params import DEDICATED_FILTER_PARAM
@@ -170,12 +171,23 @@ class MailMail(models.Model):
 
     # ---- issue 4: bounces (per-mail signed bounce address) ----
     def _prepare_outgoing_list(self, mail_server=False, recipients_follower_status=None):
-        """Per recipient, a signed envelope sender when the alias domain asks for it.
+        """What Odoo sends for this e-mail, one entry per SMTP transaction, with:
 
-        Odoo's ``_send`` takes ``headers['Return-Path']`` as the envelope sender.
+        * the transactions a server already accepted left out (a retry or failover goes only to
+          the recipients not yet accepted);
+        * ``Auto-Submitted: auto-generated`` when no person wrote the message
+          (``tools.autoreply.is_machine_written``), on the outgoing e-mail only: the headers
+          stored on the mail stay as Odoo writes them, and an existing value is kept;
+        * per recipient, a signed envelope sender when the alias domain asks for it (Odoo's
+          ``_send`` takes ``headers['Return-Path']`` as the envelope sender).
         """
-        results = super()._prepare_outgoing_list(mail_server=mail_server,
-                                                 recipients_follower_status=recipients_follower_status)
+        results = self._md_not_yet_accepted(super()._prepare_outgoing_list(
+            mail_server=mail_server, recipients_follower_status=recipients_follower_status))
+        if results and self._md_machine_written():
+            for email in results:
+                headers = email.get("headers") or {}
+                if not any(key.lower() == "auto-submitted" for key in headers):
+                    email["headers"] = dict(headers, **{"Auto-Submitted": "auto-generated"})
         alias_domain = (self.record_alias_domain_id or self.env.company.alias_domain_id).sudo()
         if not alias_domain.bounce_signed:
             return results
@@ -186,28 +198,52 @@ class MailMail(models.Model):
                 email["headers"] = dict(email.get("headers") or {}, **{"Return-Path": address})
         return results
 
+    def _md_not_yet_accepted(self, emails):
+        """``emails`` without the transactions a server accepted in an earlier try."""
+        run = queue_state(self.env.cr) if self.env.context.get("md_queue") else None
+        if run is not None:
+            run["current_mail"] = self.id  # Odoo sends this e-mail's entries next
+        accepted = smtp_retry.accepted_keys(self.md_accepted_recipients)
+        if not accepted:
+            return emails
+        left = [email for email in (smtp_retry.without_accepted(email, accepted)
+                                    for email in emails) if email]
+        if not left and run is not None:
+            run["already_delivered"].add(self.id)
+        return left
+
+    def _md_machine_written(self):
+        self.ensure_one()
+        message = self.mail_message_id
+        bot = self.env["ir.model.data"]._xmlid_to_res_id("base.partner_root", raise_if_not_found=False)
+        return autoreply.is_machine_written(
+            message.message_type, author_is_bot=bool(bot) and message.author_id.id == bot)
+
     # ---- issue 8: outgoing queue ----
 # (a second class on mail.mail, so the queue logic wraps the routing one without touching it)
 import datetime  # noqa: E402
 import logging  # noqa: E402
 import threading  # noqa: E402
+import time  # noqa: E402
 
 import psycopg2  # noqa: E402
 
 from odoo import SUPERUSER_ID  # noqa: E402
 from odoo.modules.registry import Registry  # noqa: E402
-from odoo.tools import SQL  # noqa: E402
+from odoo.tools import SQL, config  # noqa: E402
 
-from ..tools import smtp_retry  # noqa: E402
 from ..tools.from_filter import render  # noqa: E402
 from .ir_mail_server_queue import queue_state  # noqa: E402
 from .mail_mail_handover import HandoverLog  # noqa: E402
 
 _queue_logger = logging.getLogger(__name__ + ".queue")
 QUEUE_CRON = "mail.ir_cron_mail_scheduler_action"
-# how long a worker keeps a claimed batch before another may take it over (worker crashed);
-# a constant, not a parameter: the queue's hot path reads no extra parameter
-CLAIM_MINUTES = 30
+# A claim only covers the instant between the claim's commit and the batch's row locks: a
+# live worker holds its rows locked until the batch commits, whatever the time. After this
+# long without a lock (the worker died), another worker takes the e-mails over.
+CLAIM_MINUTES = 5
+# the queue looks at its time budget before each group of this many e-mails
+TIME_CHECK_EVERY = 50
 
 
 class MailMailQueue(models.Model):
@@ -220,6 +256,10 @@ class MailMailQueue(models.Model):
         "Next Try", readonly=True, copy=False, index="btree_not_null",
         help="The queue leaves this e-mail alone until then (temporary failure, daily limit).")
     md_last_error = fields.Text("Last Temporary Error", readonly=True, copy=False, prefetch=False)
+    md_accepted_recipients = fields.Text(
+        "Already Accepted", readonly=True, copy=False,
+        help="Recipients a server accepted in an earlier try (one SMTP transaction per line): "
+             "a retry sends only to the others.")
     md_claim_until = fields.Datetime(
         "Claimed Until", readonly=True, copy=False,
         help="A queue worker is sending this e-mail; after this time (worker crashed) another "
@@ -314,7 +354,7 @@ class MailMailQueue(models.Model):
         self.flush_model(["state", "md_claim_until"])
         try:
             with self.env.cr.savepoint(flush=False):
-                rows = self.env.execute_query(SQL(
+                rows = self._md_query(SQL(
                     "SELECT id FROM mail_mail WHERE id = ANY(%s) AND (md_claim_until IS NULL "
                     "OR md_claim_until < %s) FOR NO KEY UPDATE SKIP LOCKED",
                     others, fields.Datetime.now()))
@@ -328,6 +368,14 @@ class MailMailQueue(models.Model):
         return self.browse([mail_id for mail_id in self.ids if mail_id in free])
 
     # ------------------------------------------------------------------ queue
+
+    @api.model
+    def _md_query(self, query):
+        """Rows of ``query`` where several workers meet: a serialization failure there is an
+        expected outcome, handled by the caller, not an error for the server log."""
+        self.env.flush_query(query)
+        self.env.cr.execute(query, log_exceptions=False)
+        return self.env.cr.fetchall() if self.env.cr.description else []
 
     @api.model
     def _md_retry_params(self):
@@ -356,7 +404,7 @@ class MailMailQueue(models.Model):
         # handed over by a worker that stopped mid-batch: never sent again (see recovery)
         query.add_where(SQL("NOT EXISTS (SELECT 1 FROM mail_mail_handover h "
                             "WHERE h.mail_id = mail_mail.id)"))
-        rows = self.env.execute_query(SQL(  # flushes what the domain reads
+        rows = self._md_query(SQL(  # flushes what the domain reads
             "UPDATE mail_mail SET md_claim_until = %s WHERE id IN (%s FOR UPDATE OF mail_mail "
             "SKIP LOCKED) RETURNING id",
             now + datetime.timedelta(minutes=claim_minutes),
@@ -390,6 +438,9 @@ class MailMailQueue(models.Model):
                 self.env.cr.rollback()
         if auto_commit:
             self.env.cr.commit()
+            # held by this live worker until the batch commits: no other worker takes them
+            # over, however long the batch takes (the claim's expiry is for dead workers)
+            send_ids = self._md_hold(send_ids)
         if not send_ids:
             return None
         post_send_callback = None
@@ -406,6 +457,10 @@ class MailMailQueue(models.Model):
         res = None
         state = queue_state(self.env.cr)
         state["unlink_ids"] = set()
+        # a scheduled run stops in time for the cron's time limit; the rest goes next run
+        state["deadline"] = time.monotonic() + self._md_time_budget() \
+            if auto_commit and not ids else None
+        state["cut_by_time"] = False
         # one commit for the whole batch; meanwhile each hand-over is logged on its own cursor
         log = state["handover"] = HandoverLog(self.env.registry) if auto_commit else None
         committed = False
@@ -415,13 +470,15 @@ class MailMailQueue(models.Model):
             if auto_commit:
                 self.env.cr.commit()
             committed = True
+            if state["cut_by_time"]:
+                self._md_release_unsent(send_ids, auto_commit)
         except Exception:
             _queue_logger.exception("Failed processing mail queue")
             if auto_commit:
                 self.env.cr.rollback()
-            if log and log.ids:
-                # rolled back, but the server has them: sent, never to be sent again
-                self.browse(log.ids)._md_mark_handed_over()
+            if log and log.entries:
+                # rolled back, but the server has them: never sent to them again
+                self._md_note_handed_over(log.entries)
             # what was not sent is free again for the next run (sent mails keep their
             # stale claim: harmless, any return to 'outgoing' clears it)
             self.flush_model(["md_claim_until"])
@@ -434,8 +491,12 @@ class MailMailQueue(models.Model):
             committed = True
         finally:
             state["deferred"].clear()
+            state["accepted"].clear()
+            state["already_delivered"].clear()
+            state["current_mail"] = None
             state.pop("batch_ids", None)
             state.pop("handover", None)
+            state.pop("deadline", None)
             if log:
                 log.close(forget=committed)  # not committed (worker stopping): kept for recovery
             unlink_ids = state.pop("unlink_ids", None)
@@ -444,36 +505,86 @@ class MailMailQueue(models.Model):
         return res
 
     @api.model
+    def _md_hold(self, mail_ids):
+        """Lock the claimed e-mails for the batch's transaction; the ones another transaction
+        locked meanwhile (a direct send) are left to it."""
+        for _try in range(2):
+            try:
+                rows = self._md_query(SQL(
+                    "SELECT id FROM mail_mail WHERE id = ANY(%s) AND state = 'outgoing' "
+                    "FOR NO KEY UPDATE SKIP LOCKED", list(mail_ids)))
+                return sorted(row[0] for row in rows)
+            except psycopg2.errors.SerializationFailure:
+                self.env.cr.rollback()  # changed since our snapshot began: look again
+        return []
+
+    @api.model
+    def _md_time_budget(self):
+        """Seconds a scheduled run may send before it commits and leaves the rest to the next
+        run: a third of the cron's real-time limit (Odoo stops a cron worker past it, with the
+        batch uncommitted), or 10 minutes without a limit."""
+        limit = config.get("limit_time_real_cron")
+        if limit is None or limit < 0:
+            limit = config.get("limit_time_real")
+        return limit / 3 if limit and limit > 0 else 600
+
+    @api.model
+    def _md_release_unsent(self, send_ids, auto_commit):
+        """A run cut by its time budget: the e-mails it did not reach are free at once, and
+        the queue runs again soon (a new cron run, within its own time limit)."""
+        self.env.cr.execute(SQL(
+            "UPDATE mail_mail SET md_claim_until = NULL WHERE id = ANY(%s) "
+            "AND state = 'outgoing' AND md_claim_until IS NOT NULL", list(send_ids)))
+        self.invalidate_model(["md_claim_until"])
+        _queue_logger.info("Queue run stopped by its time budget; %s e-mails left to the next "
+                           "run", self.env.cr.rowcount)
+        if self.env.context.get("cron_id"):
+            self.env["ir.cron"]._notify_progress(done=len(send_ids), remaining=0)
+        self._md_trigger_queue_at(fields.Datetime.now())
+        if auto_commit:
+            self.env.cr.commit()
+
+    @api.model
     def _md_recover_handovers(self, now):
-        """E-mails a stopped worker handed over to the server but never committed as sent (its
-        claim has expired): marked sent now, not sent again. One query when there are none."""
+        """Hand-overs of a worker that stopped before committing its batch (its claim has
+        expired, its rows are not locked): their recipients are noted on the e-mails, which go
+        back to the queue and are sent only to the others (marked sent when nobody is left).
+        One query when there are none."""
         try:
             self.flush_model(["state", "md_claim_until"])
-            rows = self.env.execute_query(SQL(
-                """DELETE FROM mail_mail_handover h
-                    WHERE NOT EXISTS (SELECT 1 FROM mail_mail m WHERE m.id = h.mail_id
-                                         AND m.state = 'outgoing' AND m.md_claim_until >= %s)
-                RETURNING h.mail_id""", now))
+            # a live worker holds its e-mails locked: those are skipped, never waited for
+            rows = self._md_query(SQL(
+                """WITH free AS (
+                       SELECT m.id FROM mail_mail m
+                        WHERE m.id IN (SELECT mail_id FROM mail_mail_handover)
+                          AND NOT (m.state = 'outgoing' AND COALESCE(m.md_claim_until >= %s, FALSE))
+                          FOR NO KEY UPDATE SKIP LOCKED)
+                   DELETE FROM mail_mail_handover h
+                    WHERE h.mail_id IN (SELECT id FROM free)
+                       OR NOT EXISTS (SELECT 1 FROM mail_mail m WHERE m.id = h.mail_id)
+                RETURNING h.mail_id, h.recipients""", now))
             if rows:
-                self.browse({row[0] for row in rows}).exists()._md_mark_handed_over()
+                self._md_note_handed_over(rows)
             self.env.cr.commit()
         except psycopg2.Error:
             _queue_logger.info("Recovering handed-over e-mails: left to the next run", exc_info=True)
             self.env.cr.rollback()
 
-    def _md_mark_handed_over(self):
-        """Sent: the SMTP server accepted them, whatever happened to the batch afterwards."""
-        mails = self.filtered(lambda mail: mail.state == "outgoing")
-        if not mails:
-            return
-        _queue_logger.warning("Marking %s e-mails sent: handed over before their batch failed "
-                              "(ids %s)", len(mails), mails.ids[:20])
-        mails.write({"state": "sent", "failure_reason": False, "md_claim_until": False,
-                     "md_next_try": False})
-        self.env["mail.notification"].sudo().search([
-            ("mail_mail_id", "in", mails.ids), ("notification_type", "=", "email"),
-            ("notification_status", "in", ("ready", "process", "pending", "exception")),
-        ]).write({"notification_status": "sent", "failure_type": False, "failure_reason": False})
+    @api.model
+    def _md_note_handed_over(self, entries):
+        """``entries``: (mail id, recipients key) a server accepted while the transaction that
+        sent them did not commit. Outgoing e-mails keep them as accepted and are free again."""
+        by_mail = defaultdict(set)
+        for mail_id, key in entries:
+            by_mail[mail_id].update(smtp_retry.accepted_keys(key))
+        mails = self.browse(list(by_mail)).exists().filtered(lambda m: m.state == "outgoing")
+        if mails:
+            _queue_logger.warning(
+                "E-mails %s were handed over before their batch failed: not sent again to the "
+                "recipients the server accepted", mails.ids[:20])
+        for mail in mails:
+            mail.write({"md_claim_until": False, "md_accepted_recipients": "\n".join(sorted(
+                smtp_retry.accepted_keys(mail.md_accepted_recipients) | by_mail[mail.id]))})
 
     def _send(self, auto_commit=False, raise_exception=False, smtp_session=None,
               alias_domain_id=False, mail_server=False, post_send_callback=None):
@@ -483,9 +594,19 @@ class MailMailQueue(models.Model):
             self.mail_message_id.mapped("subject")  # every column of the e-mails and messages
             self.recipient_ids.mapped("email_normalized")
             self.mapped("attachment_ids")
-        return super()._send(auto_commit=auto_commit, raise_exception=raise_exception,
-                             smtp_session=smtp_session, alias_domain_id=alias_domain_id,
-                             mail_server=mail_server, post_send_callback=post_send_callback)
+        run = queue_state(self.env.cr) if self.env.context.get("md_queue") else None
+        deadline = run.get("deadline") if run else None
+        options = {"auto_commit": auto_commit, "raise_exception": raise_exception,
+                   "smtp_session": smtp_session, "alias_domain_id": alias_domain_id,
+                   "mail_server": mail_server, "post_send_callback": post_send_callback}
+        if not deadline:
+            return super()._send(**options)
+        for chunk_ids in tools.split_every(TIME_CHECK_EVERY, self.ids):
+            if time.monotonic() > deadline:
+                run["cut_by_time"] = True
+                break
+            super(MailMailQueue, self.browse(chunk_ids))._send(**options)
+        return True
 
     def unlink(self):
         """While the queue sends, e-mails Odoo deletes once sent (auto-delete) are deleted
@@ -524,9 +645,6 @@ class MailMailQueue(models.Model):
         """While the queue sends, a temporary failure written by Odoo as 'exception' becomes a
         later try; a permanent one keeps 'exception' with the server's answer as reason."""
         if vals.get("state") == "sent" and self.env.context.get("md_queue"):
-            log = queue_state(self.env.cr).get("handover")
-            if log is not None:
-                log.add(self.ids)  # committed at once, before the next e-mail goes
             if "message_id" in vals and all(mail.message_id == vals["message_id"] for mail in self):
                 # Odoo writes back the Message-Id it just sent, unchanged: no write, no lookup
                 vals = {key: value for key, value in vals.items() if key != "message_id"}
@@ -566,21 +684,37 @@ class MailMailQueue(models.Model):
                     "md_next_try": now + datetime.timedelta(minutes=delay),
                     "md_claim_until": False})
                 self._md_trigger_queue_at(now + datetime.timedelta(minutes=delay))
+            for mail in mails:  # what a server accepted of a retried e-mail is not sent again
+                accepted = state["accepted"].pop(mail.id, None)
+                if accepted:
+                    super(MailMailQueue, mail).write({"md_accepted_recipients": "\n".join(sorted(
+                        smtp_retry.accepted_keys(mail.md_accepted_recipients) | accepted))})
         return True
 
     def _postprocess_sent_message(self, success_pids, failure_reason=False, failure_type=None):
-        """A postponed e-mail is still on its way: its notifications wait, nothing is removed."""
-        deferred = queue_state(self.env.cr)["deferred"] if self.env.context.get("md_queue") \
-            else None
+        """A postponed e-mail is still on its way: its notifications wait (those of recipients
+        a server accepted are sent), nothing is removed. An e-mail every recipient of which had
+        accepted an earlier try is sent."""
+        run = queue_state(self.env.cr) if self.env.context.get("md_queue") else None
+        if run is not None and run["already_delivered"] and not failure_type:
+            delivered = self.filtered(lambda mail: mail.id in run["already_delivered"])
+            if delivered:
+                run["already_delivered"].difference_update(delivered.ids)
+                delivered.write({"state": "sent", "failure_reason": False})
+        deferred = run["deferred"] if run is not None else None
         later_ids = [mail_id for mail_id in self.ids if deferred and mail_id in deferred]
         if not later_ids:
             return super()._postprocess_sent_message(
                 success_pids, failure_reason=failure_reason, failure_type=failure_type)
         deferred.difference_update(later_ids)
-        self.env["mail.notification"].sudo().search([
+        notifications = self.env["mail.notification"].sudo().search([
             ("mail_mail_id", "in", later_ids), ("notification_type", "=", "email"),
-            ("notification_status", "=", "exception"),
-        ]).write({"notification_status": "ready", "failure_type": False, "failure_reason": False})
+            ("notification_status", "=", "exception")])
+        accepted = notifications.filtered(lambda notif: notif.res_partner_id in success_pids)
+        accepted.write({"notification_status": "sent", "failure_type": False,
+                        "failure_reason": False})
+        (notifications - accepted).write({"notification_status": "ready", "failure_type": False,
+                                          "failure_reason": False})
         rest = self - self.browse(later_ids)
         if rest:
             return super(MailMailQueue, rest)._postprocess_sent_message(
@@ -596,15 +730,22 @@ class MailMailQueue(models.Model):
                 server = self.env["ir.mail_server"].sudo().browse(server_id)
                 if server.md_daily_limit:  # read with the routing's servers: no query
                     granted = server._md_reserve(len(batch_ids))
+                    if granted is None:  # the allowance could not be read now
+                        self.browse(batch_ids)._md_wait_a_moment(server)
+                        continue
                     if granted < len(batch_ids):
                         self.browse(batch_ids[granted:])._md_wait_next_day(server)
                         batch_ids = batch_ids[:granted]
-                    if queue_state(self.env.cr).get("handover") is not None:
-                        # one commit per batch: the server's row is not kept locked meanwhile
-                        self.env.cr.commit()
             if batch_ids:
                 queue_state(self.env.cr)["batch_ids"] = batch_ids  # for a failover note
                 yield server_id, alias_domain_id, smtp_from, batch_ids
+
+    def _md_wait_a_moment(self, server):
+        super(MailMailQueue, self).write({
+            "state": "outgoing", "md_next_try": fields.Datetime.now() + datetime.timedelta(minutes=1),
+            "md_claim_until": False, "md_last_error": self.env._(
+                "The daily allowance of server %(server)s could not be read now (other workers "
+                "were counting it): waits a minute.", server=server.display_name)})
 
     def _md_wait_next_day(self, server):
         tomorrow = datetime.datetime.combine(

@@ -18,25 +18,33 @@ class MailMailHandover(models.Model):
 
     mail_id = fields.Integer("E-mail", required=True, index=True,
                              help="The mail.mail the SMTP server accepted.")
+    recipients = fields.Char(
+        "Recipients", help="The recipients of the SMTP transaction the server accepted "
+                           "(normalised, comma-separated): a retry leaves them out.")
     create_date = fields.Datetime("Handed Over", required=True, default=fields.Datetime.now,
                                   help="When the SMTP server accepted it.")
 
 
 class HandoverLog:
-    """The hand-overs of one batch, written on a cursor of its own (committed at each e-mail;
-    ``synchronous_commit`` off: an Odoo crash loses nothing, a PostgreSQL crash at most the
-    last instants)."""
+    """The hand-overs of one batch, one per accepted SMTP transaction, written on a cursor of
+    its own (committed at once; ``synchronous_commit`` off: an Odoo crash loses nothing, a
+    PostgreSQL crash at most the last instants)."""
 
     def __init__(self, registry):
         self.cr = registry.cursor()
-        self.ids = []
+        self.entries = []  # (mail id, recipients key)
 
-    def add(self, mail_ids):
+    @property
+    def ids(self):
+        return sorted({mail_id for mail_id, _key in self.entries})
+
+    def add(self, mail_id, recipients):
         self.cr.execute(SQL(
             "SET LOCAL synchronous_commit TO off; INSERT INTO mail_mail_handover (mail_id, "
-            "create_date) SELECT unnest(%s::int[]), now() AT TIME ZONE 'UTC'", list(mail_ids)))
+            "recipients, create_date) VALUES (%s, %s, now() AT TIME ZONE 'UTC')",
+            mail_id, recipients))
         self.cr.commit()
-        self.ids.extend(mail_ids)
+        self.entries.append((mail_id, recipients))
 
     def close(self, forget):
         """Close the log; ``forget``: the batch was committed, its hand-overs are not needed."""

@@ -94,6 +94,12 @@ class RealSmtpCase(TransactionCase):
         return recorder
 
     @classmethod
+    def start_smtp_server_class(cls, recorder_class, name="smtp"):
+        recorder = recorder_class(name).start()
+        cls.addClassCleanup(recorder.stop)
+        return recorder
+
+    @classmethod
     def mail_server_values(cls, recorder, **values):
         return {
             "name": recorder.name,

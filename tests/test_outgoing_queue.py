@@ -456,3 +456,243 @@ class TestQueueFailover(QueueCase):
         self.run_queue()
         self.assertEqual(mail.state, "exception")
         self.assertFalse(self.backup_smtp.messages)
+
+
+class PerRecipientSmtpRecorder(QueueSmtpRecorder):
+    """Answers ``refuse`` (a reply such as "451 4.2.1 Busy") to the recipients in
+    ``refused``, and drops the connection at the DATA of the e-mails whose subject is in
+    ``drop_subjects`` (once each)."""
+
+    def __init__(self, name="smtp"):
+        super().__init__(name)
+        self.refused = set()
+        self.refuse = "451 4.2.1 Mailbox busy, try later"
+        self.drop_subjects = set()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.lower() in self.refused:
+            return self.refuse
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        data = envelope.original_content or envelope.content
+        for subject in list(self.drop_subjects):
+            if f"Subject: {subject}".encode() in data:
+                self.drop_subjects.discard(subject)
+                server.transport.close()
+                return "421 4.3.0 Connection dropped"
+        return await super().handle_DATA(server, session, envelope)
+
+
+@tagged("post_install", "-at_install")
+class TestQueueExactlyOncePerRecipient(RealSmtpCase):
+    """What one recipient's SMTP transaction accepted is never sent to that recipient again."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env["ir.mail_server"].search([]).active = False
+        cls.smtp = PerRecipientSmtpRecorder("per-recipient smtp").start()
+        cls.addClassCleanup(cls.smtp.stop)
+        cls.env["ir.mail_server"].create(cls.mail_server_values(cls.smtp))
+        cls.Mail = cls.env["mail.mail"].sudo()
+        cls.partners = cls.env["res.partner"].create([
+            {"name": "Rcpt A", "email": "rcpt.a@example.org"},
+            {"name": "Rcpt B", "email": "rcpt.b@example.org"}])
+
+    def setUp(self):
+        super().setUp()
+        self.smtp.clear()
+        self.smtp.refused = set()
+        self.smtp.drop_subjects = set()
+        self.Mail.search([("state", "=", "outgoing")]).state = "cancel"
+
+    def run_queue(self):
+        with real_smtp_sending():
+            self.Mail.process_email_queue()
+
+    def copies(self):
+        counts = {}
+        for message in self.smtp.messages:
+            for rcpt in message["rcpt_tos"]:
+                counts[rcpt] = counts.get(rcpt, 0) + 1
+        return counts
+
+    def test_partial_refusal_retries_only_the_refused_recipient(self):
+        message = self.env["mail.message"].create({
+            "body": "B", "model": "res.partner", "res_id": self.partners[0].id,
+            "message_type": "comment", "subject": "Two recipients"})
+        mail = self.Mail.create({
+            "mail_message_id": message.id, "body_html": "<p>Two recipients</p>",
+            "recipient_ids": [(6, 0, self.partners.ids)], "auto_delete": False})
+        notifications = self.env["mail.notification"].create([{
+            "mail_message_id": message.id, "res_partner_id": partner.id, "mail_mail_id": mail.id,
+            "notification_type": "email", "notification_status": "ready"}
+            for partner in self.partners])
+        self.smtp.refused = {"rcpt.b@example.org"}
+        self.run_queue()
+        self.assertEqual(mail.state, "outgoing")
+        self.assertEqual(self.copies(), {"rcpt.a@example.org": 1})
+        self.assertEqual(mail.md_accepted_recipients, "rcpt.a@example.org")
+        self.assertEqual(notifications.mapped("notification_status"), ["sent", "ready"])
+        # the relay recovers: only B gets it now, and A never a second copy
+        self.smtp.refused = set()
+        for _attempt in range(2):  # a further run has nothing left to send
+            mail.md_next_try = False
+            self.run_queue()
+        self.assertEqual(mail.state, "sent")
+        self.assertEqual(self.copies(), {"rcpt.a@example.org": 1, "rcpt.b@example.org": 1})
+        self.assertEqual(notifications.mapped("notification_status"), ["sent", "sent"])
+
+    def test_one_transaction_partly_refused_retries_only_the_refused(self):
+        """Several recipients in one SMTP transaction: the server accepts A and refuses B at
+        RCPT; Odoo would count the e-mail sent and B would never get it."""
+        mail = self.Mail.create({
+            "email_from": "sender@example.com", "subject": "One transaction",
+            "email_to": "rcpt.a@example.org, rcpt.b@example.org", "body_html": "<p>x</p>",
+            "auto_delete": False})
+        self.smtp.refused = {"rcpt.b@example.org"}
+        self.run_queue()
+        self.assertEqual(mail.state, "outgoing")
+        self.assertEqual(mail.md_accepted_recipients, "rcpt.a@example.org")
+        self.assertIn("rcpt.b@example.org", mail.md_last_error)
+        self.smtp.refused = set()
+        mail.md_next_try = False
+        self.run_queue()
+        self.assertEqual(mail.state, "sent")
+        self.assertEqual(self.copies(), {"rcpt.a@example.org": 1, "rcpt.b@example.org": 1})
+        self.assertNotIn("rcpt.a@example.org", self.smtp.messages[-1]["rcpt_tos"])
+
+    def test_dropped_connection_is_reopened_for_the_rest_of_the_batch(self):
+        mails = self.Mail.create([{
+            "email_from": "sender@example.com", "email_to": f"drop{idx}@example.org",
+            "subject": f"Drop {idx}", "body_html": "<p>x</p>", "auto_delete": False}
+            for idx in range(4)])
+        self.smtp.drop_subjects = {"Drop 1"}
+        self.run_queue()
+        self.assertEqual(mails.mapped("state"), ["sent", "outgoing", "sent", "sent"],
+                         "only the e-mail on the dropped connection waits")
+        self.assertEqual(mails[1].md_attempt_count, 1)
+        self.assertEqual(mails[2].md_attempt_count, 0, "an e-mail after the drop burnt an attempt")
+        mails[1].md_next_try = False
+        self.run_queue()
+        self.assertEqual(set(mails.mapped("state")), {"sent"})
+        self.assertEqual(set(self.copies().values()), {1})
+        self.assertEqual(len(self.copies()), 4)
+
+
+class GatedSmtpRecorder(SmtpRecorder):
+    """Holds every DATA until ``gate`` is set (a slow relay), or sleeps ``delay`` seconds."""
+
+    def __init__(self, name="smtp"):
+        super().__init__(name)
+        self.gate = threading.Event()
+        self.gate.set()
+        self.delay = 0
+        self.waiting = threading.Event()
+
+    async def handle_DATA(self, server, session, envelope):
+        import asyncio  # noqa: PLC0415
+        while not self.gate.is_set():
+            self.waiting.set()
+            await asyncio.sleep(0.05)
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        return await super().handle_DATA(server, session, envelope)
+
+
+@tagged("post_install", "-at_install")
+class TestQueueLiveness(RealSmtpCase):
+    """A slow batch is never taken over while its worker lives; a run stops in time."""
+
+    def make_committed_mails(self, server_id, count, prefix):
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            mails = env["mail.mail"].create([{
+                "email_from": "sender@example.com", "email_to": f"{prefix}{idx}@example.org",
+                "subject": f"{prefix}-{idx}", "body_html": "<p>x</p>", "auto_delete": False,
+                "mail_server_id": server_id} for idx in range(count)])
+            cr.commit()
+            return mails.ids
+
+    def committed_server(self, smtp):
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            server_id = env["ir.mail_server"].create(self.mail_server_values(smtp, sequence=0)).id
+            cr.commit()
+        return server_id
+
+    def cleanup(self, mail_ids, server_id):
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            env["mail.mail"].browse(mail_ids).unlink()
+            env["ir.mail_server"].browse(server_id).unlink()
+            cr.execute("DELETE FROM mail_mail_handover WHERE mail_id = ANY(%s)", [mail_ids])
+            cr.commit()
+
+    def run_worker(self, mail_ids, errors):
+        try:
+            with self.registry.cursor() as cr:
+                env = api.Environment(cr, SUPERUSER_ID, {"filters": [("id", "in", mail_ids)]})
+                env["mail.mail"].process_email_queue()
+        except Exception as exc:  # noqa: BLE001 - reported by the test
+            errors.append(exc)
+
+    def run_in_thread(self, mail_ids, errors):
+        """A cron worker: a thread of its own (outside the test transaction, it commits)."""
+        thread = threading.Thread(target=self.run_worker, args=(mail_ids, errors))
+        thread.start()
+        thread.join(60)
+
+    def test_expired_claim_of_a_live_worker_is_not_taken_over(self):
+        smtp = self.start_smtp_server_class(GatedSmtpRecorder, "gated smtp")
+        server_id = self.committed_server(smtp)
+        mail_ids = self.make_committed_mails(server_id, 3, "live")
+        errors = []
+        try:
+            smtp.gate.clear()
+            # the claim expires at once: only the lock held while sending protects the batch
+            with real_smtp_sending(), patch(
+                    "odoo.addons.mail_deliverability.models.mail_mail.CLAIM_MINUTES", 0):
+                first = threading.Thread(target=self.run_worker, args=(mail_ids, errors))
+                first.start()
+                self.assertTrue(smtp.waiting.wait(30), "the first worker never reached the relay")
+                second = threading.Thread(target=self.run_worker, args=(mail_ids, errors))
+                second.start()
+                second.join(60)
+                smtp.gate.set()
+                first.join(60)
+            self.assertFalse(errors)
+            subjects = sorted(str(msg["message"]["Subject"]) for msg in smtp.messages)
+            self.assertEqual(subjects, [f"live-{idx}" for idx in range(3)])
+        finally:
+            smtp.gate.set()
+            self.cleanup(mail_ids, server_id)
+
+    def test_run_stops_at_its_time_budget_and_the_next_run_goes_on(self):
+        smtp = self.start_smtp_server_class(GatedSmtpRecorder, "slow smtp")
+        smtp.delay = 0.3
+        server_id = self.committed_server(smtp)
+        mail_ids = self.make_committed_mails(server_id, 6, "budget")
+        errors = []
+        Mail = type(self.env["mail.mail"])
+        try:
+            with real_smtp_sending(), patch.object(Mail, "_md_time_budget", lambda self: 0.5), \
+                    patch("odoo.addons.mail_deliverability.models.mail_mail.TIME_CHECK_EVERY", 1):
+                self.run_in_thread(mail_ids, errors)
+                first_run = len(smtp.messages)
+                with self.registry.cursor() as cr:
+                    cr.execute("SELECT count(*) FROM mail_mail WHERE id = ANY(%s) AND state = "
+                               "'outgoing' AND md_claim_until IS NULL", [mail_ids])
+                    released = cr.fetchone()[0]
+                for _run in range(6):
+                    self.run_in_thread(mail_ids, errors)
+            self.assertFalse(errors)
+            self.assertGreater(first_run, 0)
+            self.assertLess(first_run, 6, "the first run did not stop at its time budget")
+            self.assertEqual(released, 6 - first_run, "unsent e-mails of the cut run stay claimed")
+            subjects = sorted(str(msg["message"]["Subject"]) for msg in smtp.messages)
+            self.assertEqual(subjects, sorted(f"budget-{idx}" for idx in range(6)))
+        finally:
+            self.cleanup(mail_ids, server_id)

@@ -74,8 +74,9 @@ class TestOverviewServers(QueueCase):
                 self.run_queue()
                 self.assertIn(reply, self.server.md_last_error)
                 self.assertGreaterEqual(self.server.md_last_error_date, before)
-                # in the database, in the queue's transaction (plain UPDATE)
-                self.env.cr.execute("SELECT md_last_error FROM ir_mail_server WHERE id = %s",
+                # in the database, on the server's status (never on the server's own row,
+                # which other workers' batches reference)
+                self.env.cr.execute("SELECT last_error FROM mail_server_status WHERE server_id = %s",
                                     [self.server.id])
                 self.assertIn(reply, self.env.cr.fetchone()[0])
                 mail.state = "cancel"

@@ -9,6 +9,7 @@ import socket
 import ssl
 
 from odoo.tools import LazyTranslate
+from odoo.tools.mail import email_normalize_all
 
 _lt = LazyTranslate(__name__)
 
@@ -102,3 +103,35 @@ def retry_decision(kind, attempts_done, max_attempts, delays=DEFAULT_DELAYS):
     if kind != TEMPORARY or attempts_done >= max_attempts:
         return None
     return retry_delay(attempts_done, delays)
+
+
+
+def recipients_key(addresses):
+    """Recipients as a stable text (normalised addresses, sorted, comma-separated): what the
+    hand-over log records of one accepted SMTP transaction."""
+    return ",".join(sorted({str(address).strip().lower() for address in addresses or ()
+                            if address and str(address).strip()}))
+
+
+def accepted_keys(text):
+    """The addresses stored as accepted on an e-mail (one per line; commas tolerated)."""
+    return {part.strip().lower() for line in (text or "").splitlines()
+            for part in line.split(",") if part.strip()}
+
+
+def without_accepted(email, accepted):
+    """One entry of Odoo's outgoing list (one SMTP transaction) without the recipients a
+    server already accepted; None when nobody is left."""
+    normalized = list(email.get("email_to_normalized") or [])
+    if not accepted or not {address.lower() for address in normalized} & accepted:
+        return email
+    left = [address for address in normalized if address.lower() not in accepted]
+    if not left:
+        return None
+
+    def keep(addresses):
+        return [address for address in addresses or [] if not {
+            found.lower() for found in email_normalize_all(address)} <= accepted]
+
+    return dict(email, email_to=keep(email.get("email_to")), email_cc=keep(email.get("email_cc")),
+                email_to_normalized=left)
