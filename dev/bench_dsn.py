@@ -1,9 +1,14 @@
 #!/usr/bin/env python3
-"""Benchmark of tools/dsn.py on the test samples and on huge reports (not a test).
+"""Benchmark of tools/dsn.py on the test samples and on huge and crafted reports (not a test).
 
     PYTHONPATH=/opt/odoo18 .venv/bin/python dev/bench_dsn.py
+
+The crafted reports (tests/bounce_samples.py: whitespace lines, "<", 10,000 recipient blocks,
+deep MIME nesting, many small parts...) are printed in seconds per MB next to a well-formed
+report of the same size: a line far above the normal one is a super-linear expression.
 """
 import importlib.util
+import sys
 import time
 from pathlib import Path
 
@@ -11,6 +16,9 @@ ROOT = Path(__file__).resolve().parents[1]
 spec = importlib.util.spec_from_file_location("dsn", ROOT / "tools" / "dsn.py")
 dsn = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(dsn)
+sys.path.insert(0, str(ROOT / "tests"))
+import bounce_samples  # noqa: E402 - plain module (no Odoo), loaded from the tests folder
+
 SUBS = {"recipient": "ghost@orchard-mail.test", "recipient2": "full@hazel.test", "recipient3": "fine@hazel.test",
         "message_id": "<orig.1234@sender.test>", "bounce_to": "bounce@sender.test"}
 
@@ -29,6 +37,20 @@ def timed(label, raw, rounds):
     print(f"{label:40s} {(time.perf_counter() - start) / rounds * 1000:9.2f} ms  kind={report['kind']}")
 
 
+def per_mb(label, raw, rounds=3):
+    """Best of ``rounds`` reads, in seconds per MB of report."""
+    best = min(_elapsed(raw) for _ in range(rounds))
+    mb = len(raw) / (1 << 20)
+    print(f"{label:44s} {mb:6.2f} MB {best:8.3f} s {best / mb:8.3f} s/MB")
+    return best / mb
+
+
+def _elapsed(raw):
+    start = time.perf_counter()
+    dsn.parse_report(raw)
+    return time.perf_counter() - start
+
+
 if __name__ == "__main__":
     for path in sorted((ROOT / "tests" / "samples").glob("*.eml")):
         timed(path.name, load(path.name), 100)
@@ -36,3 +58,10 @@ if __name__ == "__main__":
     for size in (1, 20):
         timed(f"postfix, {size} MB single-line body", plain.replace(b"Hello there.", b"x" * (size << 20)), 1)
         timed(f"postfix, {size} MB of lines", plain.replace(b"Hello there.", b"some text abc@d.test 550\n" * ((size << 20) // 25)), 1)
+    print()
+    print("Read time per MB: crafted reports against a normal report of the same size")
+    normal = per_mb("normal report (quoting a long original)", bounce_samples.normal_report())
+    worst = 0.0
+    for name, raw in bounce_samples.crafted_reports().items():
+        worst = max(worst, per_mb(name, raw))
+    print(f"worst crafted report: {worst:.3f} s/MB ({worst / normal:.0f} x the normal report)")

@@ -59,7 +59,7 @@ class MailBounceEvent(models.Model):
     diagnostic = fields.Text(help="The diagnostic line of the reporting server.")
     action = fields.Char(help="Action field of the report (failed, delayed, ...).")
     report_type = fields.Char(help="delivery-status, disposition-notification, feedback-report or plain.")
-    report_message_id = fields.Char("Report Message-Id",
+    report_message_id = fields.Char("Report Message-Id", index="btree_not_null",
         help="Message-Id of the delivery report itself.")
     report_from = fields.Char("Report from",
         help="Who sent the delivery report (usually a MAILER-DAEMON).")
@@ -127,12 +127,13 @@ class MailBounceEvent(models.Model):
             return []
         count, period, spread = bounce_blacklist_rule(self.env["ir.config_parameter"].sudo().get_param)
         since = fields.Datetime.now() - datetime.timedelta(days=period)
-        self.flush_model(["email", "kind", "date"])
+        self.flush_model(["email", "kind", "date", "matched_by"])
         self.env.cr.execute("""
             SELECT ev.email, COUNT(*), MIN(ev.date), MAX(ev.date)
               FROM mail_bounce_event ev
          LEFT JOIN mail_blacklist bl ON bl.email = ev.email AND bl.active
              WHERE ev.email IN %s AND ev.kind = 'hard' AND ev.date >= %s AND bl.id IS NULL
+               AND ev.matched_by != 'none'
           GROUP BY ev.email
             HAVING COUNT(*) >= %s AND MAX(ev.date) - MIN(ev.date) >= %s
         """, [tuple(emails), since, count, datetime.timedelta(days=spread)])
@@ -327,6 +328,45 @@ class MailBounceEvent(models.Model):
             self.env["ir.attachment"].sudo().browse(common["report_attachment_id"]).write({"res_id": self[0].id})
 
     @api.model
+    def _sent_addresses(self, original, msg_ids):
+        """Normalized addresses this database sent ``original`` (or the e-mails of Message-Ids
+        ``msg_ids``) to: notified partners, recipients of the message, e-mails still queued
+        or kept, mailing traces. What a quoted Message-Id proves, and nothing more."""
+        addresses = set()
+        if original:
+            addresses |= set(original.sudo().notification_ids.res_partner_id.mapped("email_normalized"))
+            addresses |= set(original.sudo().partner_ids.mapped("email_normalized"))
+        msg_ids = [msg_id for msg_id in (msg_ids or []) if msg_id]
+        if original or msg_ids:
+            domain = [("mail_message_id", "=", original.id)] if original else [("message_id", "in", msg_ids)]
+            for mail in self.env["mail.mail"].sudo().with_context(active_test=False).search(domain, limit=50):
+                addresses |= {email_normalize(addr) for addr in email_split(mail.email_to or "")}
+                addresses |= set(mail.recipient_ids.mapped("email_normalized"))
+        if msg_ids and "mailing.trace" in self.env:
+            traces = self.env["mailing.trace"].sudo().search([("message_id", "in", msg_ids)], limit=50)
+            addresses |= {email_normalize(addr) for addr in traces.mapped("email") if addr}
+        return addresses - {False, None, ""}
+
+    @api.model
+    def _duplicate_report(self, message_dict):
+        """Whether a report with this Message-Id was already applied (delivered twice: fetched
+        again, sent to two bounce addresses). A copy of a report that was not applied (no
+        proof yet, unreadable) is read again."""
+        report_id = message_dict.get("message_id")
+        return bool(report_id) and bool(self.sudo().search_count(
+            [("report_message_id", "=", report_id), ("matched_by", "!=", "none")], limit=1))
+
+    @api.model
+    def _mark_notifications_failed(self, original, partners, reason):
+        """Red envelope on the notifications of ``original`` to ``partners``, with the reason:
+        a final failure that does not count as a hard bounce (no counter, no blocklist)."""
+        if not original or not partners:
+            return
+        self.env["mail.notification"].sudo().search([
+            ("mail_message_id", "=", original.id), ("res_partner_id", "in", partners.ids),
+        ]).write({"failure_type": "mail_bounce", "notification_status": "bounce", "failure_reason": reason})
+
+    @api.model
     def _apply_report(self, email_message, message_dict, report, stock_effects):
         """Apply the report; return the bounce values of its (last) hard bounce, or none."""
         Event = self.sudo()
@@ -340,6 +380,18 @@ class MailBounceEvent(models.Model):
                 "not applied to any contact.", address=token["address"],
                 state=self.env._("expired") if token["state"] == verp.EXPIRED else self.env._("forged"))
             self.env["mail.gateway.quarantine"]._quarantine(email_message, "forged_bounce", detail)
+            Event.create([{
+                **common, "email": rcpt.get("email") or False, "kind": rcpt["kind"],
+                "status": rcpt.get("status") or False, "diagnostic": rcpt.get("diagnostic") or False,
+                "action": rcpt.get("action") or False, "unmatched_reason": detail,
+            } for rcpt in report["recipients"]] or [{**common, "kind": report["kind"], "unmatched_reason": detail}]
+            )._link_report(common)
+            return outer
+
+        if self._duplicate_report(message_dict):
+            # the same report delivered twice (fetched again, sent to two bounce addresses)
+            detail = self.env._("Report %(message_id)s was already received: recorded again, applied once.",
+                                message_id=message_dict.get("message_id"))
             Event.create([{
                 **common, "email": rcpt.get("email") or False, "kind": rcpt["kind"],
                 "status": rcpt.get("status") or False, "diagnostic": rcpt.get("diagnostic") or False,
@@ -370,17 +422,51 @@ class MailBounceEvent(models.Model):
             # stock's parsing already looked this address up (active contacts, sudo)
             by_email[stock_email] = stock_partner
             emails.discard(stock_email)
-        if emails:
-            for partner in Partner.search([("email_normalized", "in", list(emails))]):
+        # the Final-Recipient finds the contact when the Original-Recipient names nobody
+        finals = {rcpt["final_email"] for rcpt in recipients
+                  if rcpt.get("final_email") and rcpt.get("final_email") != rcpt.get("email") and "partners" not in rcpt}
+        if emails or finals:
+            for partner in Partner.search([("email_normalized", "in", list(emails | finals))]):
                 by_email[partner.email_normalized] = by_email.get(partner.email_normalized, Partner) | partner
+        msg_ids = list(dict.fromkeys((message_dict.get("bounced_msg_ids") or []) + report["original_message_ids"]))
+        sent_to = None  # addresses the quoted e-mail went to, read once when a failure needs it
 
         matched_by = "token" if token_ok else "message_id"
         values_list, hard_emails = [], []
+        applied = set()  # a report counts once per address, whatever its number of blocks
         for rcpt in recipients:
             email = rcpt.get("email") or False
-            partners = rcpt.get("partners") or by_email.get(email) or Partner
+            partners = rcpt.get("partners") or by_email.get(email) or by_email.get(rcpt.get("final_email")) or Partner
             kind = rcpt["kind"]
-            if kind == "hard" and (email or partners):
+            failed = rcpt.get("failed", kind == "hard")
+            untrusted = False
+            if kind in ("hard", "complaint") or failed:
+                # Acting on an address needs proof the report is about our e-mail to it: the
+                # signed bounce address, or a quoted Message-Id we sent to that very address.
+                trusted = token_ok and "partners" in rcpt and rcpt["partners"] == stock_partner
+                if not trusted and (original or msg_ids):
+                    if sent_to is None:
+                        sent_to = self._sent_addresses(original, msg_ids)
+                    candidates = {email, rcpt.get("final_email")} | set(partners.mapped("email_normalized"))
+                    trusted = bool(sent_to & (candidates - {False, None}))
+                if not trusted:
+                    untrusted = self.env._(
+                        "Not applied: the report carries no signed bounce address and quotes no e-mail this "
+                        "database sent to %(email)s (Message-Ids: %(ids)s).",
+                        email=email or self.env._("(none)"), ids=", ".join(msg_ids) or self.env._("none"))
+            if untrusted:
+                values_list.append({
+                    **common, "email": email, "kind": kind, "status": rcpt.get("status") or False,
+                    "diagnostic": rcpt.get("diagnostic") or False, "action": rcpt.get("action") or False,
+                    "matched_by": "none", "unmatched_reason": untrusted,
+                })
+                continue
+            if kind == "soft" and failed:
+                # a final failure counted as soft: red envelope and reason, no counter
+                self._mark_notifications_failed(original, partners, dsn.readable_reason(rcpt))
+            effect_key = (email, tuple(partners.ids))
+            if kind == "hard" and (email or partners) and effect_key not in applied:
+                applied.add(effect_key)
                 reason = dsn.readable_reason(rcpt)
                 human = (report.get("human_text") or "")[:800]
                 failure = "\n\n".join(part for part in (reason, human) if part)

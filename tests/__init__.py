@@ -8,6 +8,7 @@ from . import test_outgoing_routing
 from . import test_routing_preview
 # bounces
 from . import test_dsn_tools
+from . import test_dsn_linear
 from . import test_verp_tools
 from . import test_bounce_flow
 from . import test_bounce_mass_mailing

@@ -23,5 +23,123 @@ def load_sample(name, **values):
     return text.replace("\r\n", "\n").replace("\n", "\r\n").encode("utf-8")
 
 
+BOUNCE_PREFIXES = ("dsn_", "bounce_", "mdn_", "arf_", "broken_")
+
+
 def sample_names():
-    return sorted(path.name for path in SAMPLES.glob("*.eml"))
+    """Our delivery-report samples (tests/samples also holds other features' samples)."""
+    return sorted(path.name for path in SAMPLES.glob("*.eml")
+                  if path.name.startswith(BOUNCE_PREFIXES) or path.name.endswith("_plain.eml"))
+
+
+# --------------------------------------------------------------------------------------
+# Crafted reports (tests/test_dsn_linear.py, dev/bench_dsn.py): about ``size`` bytes each,
+# built so that a regular expression or a loop taking more than linear time shows at once.
+# --------------------------------------------------------------------------------------
+
+def _report(parts, boundary="crafted-b"):
+    head = ("From: MAILER-DAEMON@relay.crafted.test\r\nTo: bounce@sender.test\r\n"
+            "Subject: Undelivered Mail Returned to Sender\r\nMessage-Id: <crafted@relay.crafted.test>\r\n"
+            "MIME-Version: 1.0\r\n"
+            f"Content-Type: multipart/report; report-type=delivery-status; boundary=\"{boundary}\"\r\n\r\n")
+    body = "".join(f"--{boundary}\r\n{part}\r\n" for part in parts) + f"--{boundary}--\r\n"
+    return (head + body).encode("utf-8")
+
+
+_STATUS_BLOCK = ("Reporting-MTA: dns; relay.crafted.test\r\n\r\n"
+                 "Final-Recipient: rfc822; {rcpt}\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+                 "Diagnostic-Code: smtp; 550 5.1.1 <{rcpt}>: User unknown\r\n")
+
+
+def crafted_reports(size=1 << 20):
+    """{name: raw report} of hostile shapes, each about ``size`` bytes."""
+    rcpt = DEFAULTS["recipient"]
+    status = "Content-Type: message/delivery-status\r\n\r\n" + _STATUS_BLOCK.format(rcpt=rcpt)
+    plain = load_sample("postfix_plain.eml")
+    blocks = "".join(f"\r\nFinal-Recipient: rfc822; user{i}@crafted.test\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+                     for i in range(10000))
+    nested = 2000
+    deep = "".join(f"Content-Type: multipart/mixed; boundary=\"n{i}\"\r\n\r\n--n{i}\r\n" for i in range(nested))
+    deep += "Content-Type: text/plain\r\n\r\n550 5.1.1 <%s>: User unknown\r\n" % rcpt
+    deep += "".join(f"--n{i}--\r\n" for i in reversed(range(nested)))
+    return {
+        # text/plain of blank and whitespace-only lines, before the delivery-status part
+        "1 MB of whitespace lines": _report(["Content-Type: text/plain\r\n\r\n" + " \t \r\n" * (size // 5), status]),
+        # the same in a plain-text (non RFC 3464) bounce, read by the MTA recognisers
+        "plain: 1 MB of whitespace lines": plain.replace(b"Hello there.", b" \t \r\n" * (size // 5)).replace(
+            b"The mail system", b"The mail system" + b"\r\n  \r\n" * (size // 16)),
+        "html: 1 MB of <": _report(["Content-Type: text/html\r\n\r\n" + "<" * size, status]),
+        "plain: 1 MB of <": plain.replace(b"Hello there.", b"<" * size).replace(
+            b"The mail system\r\n", b"The mail system\r\n\r\n" + b"<" * (size // 8) + b"\r\n"),
+        # lines of "<" and of spaces after the words Mailman's heuristics start reading at
+        "plain: short lines of < after bounce words": plain.replace(b"The mail system\r\n", (
+            b"A message that you sent could not be delivered\r\nThe following addresses were not valid\r\n"
+            + (b"<" * 298 + b"\r\n" + b" " * 298 + b"x\r\n") * (size // 600))),
+        "10,000 recipient blocks": _report(["Content-Type: message/delivery-status\r\n\r\n"
+                                            "Reporting-MTA: dns; relay.crafted.test\r\n" + blocks]),
+        f"MIME nesting {nested} deep": ("From: MAILER-DAEMON@relay.crafted.test\r\nTo: bounce@sender.test\r\n"
+                                      "MIME-Version: 1.0\r\n" + deep).encode(),
+        "20,000 small parts": _report(["Content-Type: text/plain\r\n\r\nx"] * 20000 + [status]),
+        "1 MB folded Diagnostic-Code of =?": _report([
+            "Content-Type: message/delivery-status\r\n\r\n" + _STATUS_BLOCK.format(rcpt=rcpt)
+            + " =?utf-8?q?x\r\n" * (size // 13)]),
+        "plain: 1 MB of a@ tokens": plain.replace(b"Hello there.", b"a@" * (size // 2)).replace(
+            b"The mail system\r\n", b"The mail system\r\n\r\n<" + b"a@" * (size // 16) + b"\r\n"),
+        # feedback and disposition parts are read as text: one field folded over 1 MB of lines
+        "complaint: 1 MB folded field": load_sample("arf_complaint.eml").replace(
+            b"Feedback-Type: abuse\r\n", b"Feedback-Type: abuse\r\n" + b" x\r\n" * (size // 4)),
+        "plain: 1 MB of Message-ID lines": plain.replace(b"Hello there.", (b"Message-ID:" + b" " * 200 + b"\r\n") * (size // 213)),
+    }
+
+
+def normal_report(size=1 << 20):
+    """A well-formed report of about ``size`` bytes: a real bounce quoting a long original."""
+    line = b"The quarterly figures are attached; see the summary below for details.\r\n"
+    return load_sample("dsn_multi_recipient.eml").replace(
+        b"Date: Tue, 3 Mar 2026 09:11:57 +0000\r\n",
+        b"Date: Tue, 3 Mar 2026 09:11:57 +0000\r\n" + b"X-Filler: " + line * (size // len(line)))
+
+
+# --------------------------------------------------------------------------------------
+# Public corpus: the test reports of Mailman's flufl.bounce, read from its sdist at test
+# time (downloaded with pip into the git-ignored .run/cache when missing; never committed).
+# --------------------------------------------------------------------------------------
+
+CACHE = Path(__file__).resolve().parents[1] / ".run" / "cache"
+
+
+def flufl_corpus():
+    """(data folder, {file: (set of addresses, temporary)}) from flufl.bounce's own test
+    table, or (None, why) when it cannot be had (no flufl.bounce, no network)."""
+    import ast  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+    import tarfile  # noqa: PLC0415
+    from importlib import metadata  # noqa: PLC0415
+    try:
+        version = metadata.version("flufl.bounce")
+    except metadata.PackageNotFoundError:
+        return None, "flufl.bounce is not installed"
+    root = CACHE / f"flufl_bounce-{version}"
+    if not (root / "tests" / "test_detectors.py").exists():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        archive = CACHE / f"flufl_bounce-{version}.tar.gz"
+        if not archive.exists():
+            result = subprocess.run(
+                [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
+                 f"flufl.bounce=={version}", "-d", str(CACHE)], capture_output=True, text=True, timeout=300)
+            if result.returncode or not archive.exists():
+                return None, f"flufl.bounce {version} sdist could not be downloaded: {result.stderr[-300:]}"
+        with tarfile.open(archive) as tar:
+            members = [m for m in tar.getmembers() if m.name.startswith(f"flufl_bounce-{version}/tests/")
+                       and m.isfile() and ".." not in m.name]
+            safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+            tar.extractall(CACHE, members=members, **safe)  # noqa: S202 - names checked above
+    source = (root / "tests" / "test_detectors.py").read_text()
+    table = source[source.index("DETECTORS = ["):]
+    rows = ast.literal_eval(table[table.index("["):table.index("\n]\n") + 2])
+    expected = {}
+    for _module, name, addresses, temporary in rows:
+        entry = expected.setdefault(name, (set(), temporary))
+        entry[0].update(address.decode().lower() for address in addresses)
+    return root / "tests" / "data", expected

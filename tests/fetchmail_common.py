@@ -80,6 +80,17 @@ class FetchmailDovecotCase(TransactionCase):
                 env["fetchmail.server"].browse(server.id).fetch_mail(raise_exception=False)
         self.env.invalidate_all()
 
+    def sent_to(self, partner, message_id="<sent-1@fetch.example.com>"):
+        """The e-mail a bounce report quotes, as this database sent it to ``partner``: a report
+        acts on an address only when it is about an e-mail we really sent there."""
+        message = self.env["mail.message"].create({
+            "model": "res.partner", "res_id": partner.id, "message_id": message_id,
+            "message_type": "comment", "body": "<p>Sent</p>", "subject": "Sent"})
+        self.env["mail.notification"].create({
+            "mail_message_id": message.id, "res_partner_id": partner.id,
+            "notification_type": "email", "notification_status": "sent"})
+        return message
+
     def records(self, subject=None):
         domain = [("name", "=", subject)] if subject else []
         return self.env["mail.test.gateway"].search(domain)

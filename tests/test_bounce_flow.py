@@ -11,6 +11,7 @@ from .common import RealSmtpCase, real_smtp_sending
 
 GHOST = "ghost@orchard-mail.test"
 FULL = "full@hazel.test"
+REPORT_ID = b"<20260303091244.4Q1xZ3@relay.lantern-post.test>"  # Message-Id of dsn_multi_recipient.eml
 
 
 @tagged("post_install", "-at_install")
@@ -79,7 +80,10 @@ class TestBounceFlow(RealSmtpCase):
         self.assertEqual(self.ghost.message_bounce, 1)
 
         notif_full = message.notification_ids.filtered(lambda n: n.res_partner_id == self.full)
-        self.assertNotEqual(notif_full.notification_status, "bounce", "a full mailbox (4.2.2) is soft")
+        # Action failed is a final failure whatever the class (RFC 3464): red, with the reason;
+        # a full mailbox (4.2.2) counts as soft: no bounce counter, never towards the blocklist
+        self.assertEqual(notif_full.notification_status, "bounce")
+        self.assertIn("4.2.2", notif_full.failure_reason)
         self.assertEqual(self.full.message_bounce, 0)
 
         events = self.events(message)
@@ -127,6 +131,56 @@ class TestBounceFlow(RealSmtpCase):
         # random junk sent to the bounce address never raises either
         self.process(b"To: bounce@bounce-flow.test\r\nContent-Type: multipart/report; boundary=x\r\n\r\n--x\r\n\xff\xfe")
         self.assertEqual(len(self.events()), 2)
+
+    @mute_logger("odoo.addons.mail.models.mail_thread", "odoo.addons.mail_deliverability.models.mail_bounce_event")
+    def test_action_failed_with_4xx_shows_red_without_counting(self):
+        message = self.send_notification(self.ghost)
+        sent = self.sent_to(GHOST)
+        self.process(load_sample("dsn_multi_recipient.eml", recipient=GHOST, message_id=sent["message"]["Message-Id"],
+                                 bounce_to=sent["mail_from"]).replace(b"5.1.1", b"4.4.7"))
+        notif = message.notification_ids
+        self.assertEqual(notif.notification_status, "bounce", "a final failure, not a delay")
+        self.assertIn("4.4.7", notif.failure_reason)
+        self.assertEqual(self.ghost.message_bounce, 0)
+        self.assertEqual(self.events(message).filtered(lambda e: e.email == GHOST).kind, "soft")
+
+    # trust -------------------------------------------------------------------
+
+    @mute_logger("odoo.addons.mail.models.mail_thread", "odoo.addons.mail_deliverability.models.mail_bounce_event")
+    def test_report_about_an_address_we_never_sent_to_changes_nothing(self):
+        # a forged hard bounce and complaint naming a contact, quoting an unknown Message-Id
+        for name in ("dsn_multi_recipient.eml", "arf_complaint.eml", "postfix_plain.eml"):
+            self.process(load_sample(name, recipient=GHOST, message_id="<forged.1@attacker.test>",
+                                     bounce_to="bounce@bounce-flow.test"))
+        # a real e-mail of ours, but to another contact: quoting it proves nothing about Ghost
+        message = self.send_notification(self.full)
+        sent = self.sent_to(FULL)
+        self.process(load_sample("dsn_multi_recipient.eml", recipient=GHOST, recipient2="nobody@hazel.test",
+                                 message_id=sent["message"]["Message-Id"], bounce_to=sent["mail_from"])
+                     .replace(REPORT_ID, b"<other-report@relay.test>"))
+        self.assertEqual(self.ghost.message_bounce, 0)
+        self.assertFalse(self.env["mail.blacklist"].search([("email", "=", GHOST)]))
+        self.assertNotEqual(message.notification_ids.notification_status, "bounce")
+        events = self.env["mail.bounce.event"].search([("email", "=", GHOST)])
+        self.assertEqual(len(events), 4)
+        self.assertEqual(set(events.mapped("kind")), {"hard", "complaint"})
+        self.assertFalse(any(events.mapped("matched")))
+        self.assertFalse(events.partner_id)
+        self.assertTrue(all("Not applied" in reason for reason in events.mapped("unmatched_reason")))
+
+    @mute_logger("odoo.addons.mail.models.mail_thread", "odoo.addons.mail_deliverability.models.mail_bounce_event")
+    def test_same_report_twice_counts_once(self):
+        message = self.send_notification(self.ghost)
+        sent = self.sent_to(GHOST)
+        report = load_sample("dsn_multi_recipient.eml", recipient=GHOST, message_id=sent["message"]["Message-Id"],
+                             bounce_to=sent["mail_from"])
+        self.process(report)
+        self.process(report)
+        self.assertEqual(self.ghost.message_bounce, 1)
+        hard = self.env["mail.bounce.event"].search([("email", "=", GHOST), ("kind", "=", "hard")])
+        self.assertEqual(len(hard), 2, "both kept")
+        self.assertEqual(len(hard.filtered("matched")), 1, "applied once")
+        self.assertEqual(self.events(message).kind, "hard")
 
     # signed bounce addresses ------------------------------------------------
 
@@ -197,7 +251,8 @@ class TestBounceFlow(RealSmtpCase):
             sent = self.sent_to(GHOST)
             self.smtp.clear()
             self.process(load_sample("dsn_multi_recipient.eml", recipient=GHOST,
-                                     message_id=sent["message"]["Message-Id"], bounce_to=sent["mail_from"]))
+                                     message_id=sent["message"]["Message-Id"], bounce_to=sent["mail_from"])
+                         .replace(REPORT_ID, f"<report-{message.id}@relay.lantern-post.test>".encode()))
         return message
 
     def is_blacklisted(self):
@@ -278,7 +333,8 @@ class TestBounceGatewayRobustness(RealSmtpCase):
             self.env.flush_all()
             self.env.reset()  # record caches and per-environment caches (env.company) alike
             start = self.env.cr.sql_log_count
-            self.env["mail.thread"].message_process(False, report(index))
+            self.env["mail.thread"].message_process(False, report(index).replace(
+                REPORT_ID, f"<report-{index}@relay.lantern-post.test>".encode()))
             return self.env.cr.sql_log_count - start
 
         def known(index):

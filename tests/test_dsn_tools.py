@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from odoo.tests import BaseCase, tagged
 
 from ..tools import dsn
-from .bounce_samples import load_sample, sample_names
+from .bounce_samples import flufl_corpus, load_sample, sample_names
 
 
 @tagged("post_install", "-at_install")
@@ -57,6 +57,80 @@ class TestDsnTools(BaseCase):
         self.assertEqual(dsn.classify("failed", ""), "hard")
         self.assertIsNone(dsn.classify("delivered", "2.0.0"))
         self.assertIsNone(dsn.classify("relayed", ""))
+
+    def test_action_failed_is_a_final_failure_whatever_the_class(self):
+        # RFC 3464: the Action says what happened, the status class only how it counts
+        self.assertEqual(dsn.classify("failed", "4.4.7"), "soft")
+        self.assertTrue(dsn.is_final_failure({"kind": "soft", "action": "failed"}))
+        self.assertTrue(dsn.is_final_failure({"kind": "hard", "action": "failed"}))
+        self.assertEqual(dsn.classify("failed", "2.0.0"), "hard", "a failure whatever the status says")
+        for action in ("delayed", "relayed", "delivered", "expanded"):
+            kind = dsn.classify(action, "4.4.7")
+            self.assertIn(kind, (None, "delay"), action)
+            self.assertFalse(dsn.is_final_failure({"kind": kind, "action": action}), action)
+        raw = load_sample("dsn_multi_recipient.eml").replace(b"Status: 5.1.1", b"Status: 4.4.7")
+        rcpt = dsn.parse_report(raw)["recipients"][0]
+        self.assertEqual((rcpt["kind"], rcpt["action"], rcpt["failed"]), ("soft", "failed", True))
+        delayed = dsn.parse_report(load_sample("dsn_delayed.eml"))["recipients"][0]
+        self.assertFalse(delayed["failed"])
+
+    def test_mdn_read_receipt_only_when_displayed(self):
+        for disposition, kind, action in (
+                ("manual-action/MDN-sent-manually; displayed", "receipt", "displayed"),
+                ("automatic-action/MDN-sent-automatically; deleted", "soft", "deleted"),
+                ("automatic-action/MDN-sent-automatically; failed", "soft", "failed"),
+                ("automatic-action/MDN-sent-automatically; processed", "unknown", "processed")):
+            with self.subTest(disposition=disposition):
+                raw = load_sample("mdn_read_receipt.eml").replace(
+                    b"manual-action/MDN-sent-manually; displayed", disposition.encode())
+                (rcpt,) = dsn.parse_report(raw)["recipients"]
+                self.assertEqual((rcpt["kind"], rcpt["action"]), (kind, action))
+                self.assertFalse(rcpt["failed"], "a rejection of a receipt never shows red")
+
+    def test_original_recipient_preferred(self):
+        raw = load_sample("dsn_multi_recipient.eml").replace(
+            b"Final-Recipient: rfc822; ghost@orchard-mail.test", b"Final-Recipient: rfc822; mbox.42@store.orchard-mail.test")
+        rcpt = dsn.parse_report(raw)["recipients"][0]
+        self.assertEqual((rcpt["email"], rcpt["final_email"]),
+                         ("ghost@orchard-mail.test", "mbox.42@store.orchard-mail.test"))
+
+    def test_no_recipient_in_status_part_reads_the_text(self):
+        raw = load_sample("dsn_multi_recipient.eml")
+        raw = raw.replace(b"Final-Recipient: rfc822; ghost@orchard-mail.test\r\n", b"").replace(
+            b"Original-Recipient: rfc822;ghost@orchard-mail.test\r\n", b"").replace(
+            b"Final-Recipient: rfc822; full@hazel.test\r\n", b"").replace(
+            b"Final-Recipient: rfc822; fine@hazel.test\r\n", b"")
+        report = dsn.parse_report(raw)
+        self.assertIn("ghost@orchard-mail.test", [r["email"] for r in report["recipients"]])
+        self.assertIsNone(report["error"])
+
+    def test_non_ascii_local_part_kept_whole(self):
+        raw = load_sample("dsn_multi_recipient.eml", recipient="jürgen@example.com")
+        self.assertEqual(dsn.parse_report(raw)["recipients"][0]["email"], "jürgen@example.com")
+        plain = load_sample("postfix_plain.eml", recipient="jürgen@example.com")
+        self.assertEqual([r["email"] for r in dsn.parse_report(plain)["recipients"]][:1], ["jürgen@example.com"])
+        self.assertEqual(dsn._ADDR_RE.findall("to jürgen@example.com and ünsal.ç@exämple.de"),
+                         ["jürgen@example.com", "ünsal.ç@exämple.de"])
+
+    def test_quoted_original_is_never_read_as_the_failure(self):
+        markers = [
+            "------ This is a copy of the message, including all the headers. ------",
+            "--- Below this line is a copy of the message.", "----- Original message -----",
+            "Original message headers:", "---- START OF RETURNED MESSAGE ----",
+            "   ----- Unsent message below -----", "------ Original Message Follows ------",
+        ]
+        for marker in markers:
+            with self.subTest(marker=marker):
+                text = (f"A message that you sent could not be delivered.\n\n{marker}\n"
+                        "X-Mailer: Mailman v2.0.13 (101270)\nMessage-ID: <x@y.test>\n")
+                self.assertEqual(text[dsn.quoted_start(text):].split("\n", 1)[0], marker)
+        # sendmail's first line speaks of the original without quoting it
+        text = "The original message was received at Mon, 1 Jan 2026\n550 5.1.1 gone\n"
+        self.assertEqual(dsn.quoted_start(text), len(text))
+        raw = load_sample("exim_plain.eml").replace(b"550 5.1.1 The email", b"550 The email").replace(
+            b"The minutes.", b"X-Mailer: Mailman v2.0.13 (101270)\r\nLast status 4.2.2 here.")
+        (rcpt,) = dsn.parse_report(raw)["recipients"]
+        self.assertEqual((rcpt["kind"], rcpt["status"]), ("hard", "5.0.0"))
 
     def test_plain_text_bounces_of_common_mtas(self):
         expected = {
@@ -126,6 +200,40 @@ class TestDsnTools(BaseCase):
         self.assertFalse(is_report({"sales@orchard-mail.test"}, frozenset(), "mailer-daemonic@hazel.test",
                                    "multipart/mixed"))
         self.assertFalse(is_report(set(), bounce, "", None))
+
+
+@tagged("post_install", "-at_install")
+class TestDsnPublicCorpus(BaseCase):
+    """Mailman's flufl.bounce test reports (public, read from its source distribution at test
+    time: .run/cache, fetched with pip when missing, never copied here). Our reading must
+    name every address flufl.bounce's own tests expect, and never class a temporary one as
+    a hard bounce."""
+
+    def test_flufl_bounce_samples(self):
+        data, expected = flufl_corpus()
+        if data is None:
+            self.skipTest(expected)
+        self.assertGreater(len(expected), 100)
+        missing = []
+        for name, (addresses, temporary) in sorted(expected.items()):
+            report = dsn.parse_report((data / name).read_bytes())
+            found = {rcpt["email"]: rcpt for rcpt in report["recipients"]}
+            if not addresses <= set(found):
+                missing.append(f"{name}: want {sorted(addresses)}, read {sorted(found)}")
+            for address in addresses & set(found):
+                if temporary:
+                    self.assertNotEqual(found[address]["kind"], "hard", name)
+        self.assertFalse(missing, "\n".join(missing))
+        # the Original-Recipient is the address the list sent to (the Final one an alias)
+        report = dsn.parse_report((data / "dsn_04.txt").read_bytes())
+        self.assertEqual(report["recipients"][0]["email"], "userx@example.ch")
+        # Action failed with 4.4.7: a final failure, counted as soft
+        (rcpt,) = dsn.parse_report((data / "dsn_02.txt").read_bytes())["recipients"]
+        self.assertEqual((rcpt["kind"], rcpt["status"], rcpt["failed"]), ("soft", "4.4.7", True))
+        # "X-Mailer: Mailman v2.0.13" in the quoted original is no status
+        (rcpt,) = dsn.parse_report((data / "bounce_03.txt").read_bytes())["recipients"]
+        self.assertEqual((rcpt["email"], rcpt["kind"]), ("userx@example.uk", "hard"))
+        self.assertNotIn("2.0.13", rcpt["status"])
 
 
 _SAMPLES = [load_sample(name) for name in sample_names()]

@@ -38,6 +38,7 @@ class TestFetchmailImap(FetchmailDovecotCase):
         self.box.deliver(email_bytes("<reply-1@customer.example.org>", subject="Re: Need help",
                                      extra="In-Reply-To: <new-1@customer.example.org>\r\n", body="More details"))
         partner = self.env["res.partner"].create({"name": "Gone", "email": "gone@customer.example.org"})
+        self.sent_to(partner)
         self.box.deliver(DSN)
         self.fetch(commits=commits)
         self.assertEqual(len(self.records()), 1, "the reply joins the thread, the bounce creates nothing")

@@ -23,6 +23,7 @@ class TestFetchmailPop(FetchmailDovecotCase):
         self.box.deliver(email_bytes("<preply-1@customer.example.org>", subject="Re: Pop request",
                                      extra="In-Reply-To: <pnew-1@customer.example.org>\r\n", body="Pop details"))
         partner = self.env["res.partner"].create({"name": "Gone", "email": "gone@customer.example.org"})
+        self.sent_to(partner)
         self.box.deliver(DSN)
         self.fetch()
         self.assertEqual(len(self.records()), 1)

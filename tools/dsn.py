@@ -36,16 +36,31 @@ logging.getLogger("flufl.bounce").addFilter(_DropDetectorErrors())
 HARD, SOFT, DELAY, COMPLAINT, RECEIPT, UNKNOWN = "hard", "soft", "delay", "complaint", "receipt", "unknown"
 
 MAX_SCAN = 512 * 1024          # characters of text looked at, whatever the report's size
-FLUFL_SCAN = 256 * 1024        # characters of the report given to flufl.bounce's heuristics
+FLUFL_SCAN = 64 * 1024         # characters of the report given to flufl.bounce's heuristics
+FLUFL_LINE = 300                # characters of each line given to them
 MAX_PARTS = 200                 # MIME parts walked
 MAX_FIELD = 500                 # length kept of a status / diagnostic line
 MAX_HUMAN = 2000                # length kept of the MTA's explanation
+MAX_VALUE = 8000                # characters kept of one field of a report (folded lines included)
+MAX_RECIPIENTS = 200            # per-recipient blocks read from one report
+
+# Every regular expression below runs on text anyone can send: each must take linear time
+# whatever the input (tests/test_dsn_linear.py). The rules kept here: no ``\s`` quantifier
+# where it can cross lines next to another quantifier that matches whitespace, no unbounded
+# quantifier whose class includes the character that ends it, lookbehinds so that a scan
+# starts only at the beginning of a word, and str methods for line-by-line work.
 
 _STATUS_RE = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
+# in the human text of a failure only 4.x.x and 5.x.x are statuses ("Mailman v2.0.13" is not)
+_FAIL_STATUS_RE = re.compile(r"(?<![\w.])([45])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
 _SMTP_CODE_RE = re.compile(r"(?<!\d)([245]\d\d)(?:[ -]|$)")
-_ADDR_RE = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?"
-                      r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)+")
-_MSGID_RE = re.compile(r"^(?:Message-I[Dd]|X-Microsoft-Original-Message-ID)[ \t]*:[ \t]*(?:\r?\n[ \t]+)?(<[^<>\s]{1,500}>)",
+# Local part: RFC 5322 atext and any Unicode letter or digit (RFC 6531), taken whole: the
+# lookbehind makes a match start only where a local part starts (never "rgen@" out of
+# "jürgen@", nor the last 64 characters of a longer run), and keeps the scan linear.
+_LOCAL_CHARS = r"\w.!#$%&'*+/=?^`{|}~-"
+_ADDR_RE = re.compile(r"(?<![" + _LOCAL_CHARS + r"\ufffd\udc80-\udcff])[" + _LOCAL_CHARS + r"]{1,64}"
+                      r"@[^\W_](?:[\w-]{0,62}[^\W_])?(?:\.[^\W_](?:[\w-]{0,62}[^\W_])?)+")
+_MSGID_RE = re.compile(r"^(?:Message-I[Dd]|X-Microsoft-Original-Message-ID)[ \t]{0,100}:[ \t]{0,100}(?:\r?\n[ \t]{1,100})?(<[^<>\s]{1,500}>)",
                        re.MULTILINE | re.IGNORECASE)
 _ANGLE_MSGID_RE = re.compile(r"<[^<>\s]{1,500}>")
 _DELAY_WORDS = re.compile(r"\b(delayed|delay|not yet been delivered|will (?:continue to )?retry|"
@@ -105,7 +120,12 @@ def parse_report(raw):
         msg = to_message(raw)
         if msg is None:
             return empty_report("the report is not an e-mail message")
-        return _parse(msg)
+        head = None  # the start of the report as received: what flufl.bounce reads
+        if isinstance(raw, (bytes, bytearray)):
+            head = bytes(raw[:FLUFL_SCAN]).decode("utf-8", "replace")
+        elif isinstance(raw, str):
+            head = raw[:FLUFL_SCAN]
+        return _parse(msg, head)
     except Exception as exc:  # noqa: BLE001 - bad input must never break the gateway
         _logger.info("delivery report could not be read: %s", exc, exc_info=True)
         return empty_report(f"the report could not be read ({type(exc).__name__}: {str(exc)[:200]})")
@@ -185,36 +205,71 @@ def _clean(value, limit=MAX_FIELD):
     """One readable line: header objects decoded, folding and control characters removed."""
     if value is None:
         return ""
+    if isinstance(value, str):
+        # the stdlib's encoded-word pattern is lazy: a long value full of "=?" costs its
+        # square, so only what is kept is decoded
+        value = value[:max(limit * 4, 2000)]
     try:
-        if not isinstance(value, str):
-            value = str(email.header.make_header(email.header.decode_header(value)))
-        elif "=?" in value:
-            value = str(email.header.make_header(email.header.decode_header(value)))
+        if not isinstance(value, str) or "=?" in value:
+            value = _decode_header(value)
     except Exception:  # noqa: BLE001
         value = str(value)
-    value = re.sub(r"[\x00-\x1f\x7f]+", " ", value)
-    return re.sub(r"\s+", " ", value).strip()[:limit]
+    if any("\udc80" <= char <= "\udcff" for char in value):
+        # raw 8-bit bytes kept as surrogates by the parser (an address such as jürgen@...)
+        value = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    value = re.sub(r"[\x00-\x1f\x7f]+", " ", value[:limit * 4])
+    return " ".join(value.split())[:limit]
+
+
+def _decode_header(value):
+    """Text of a header value: encoded words decoded, raw 8-bit read as UTF-8 (else latin-1)."""
+    chunks = []
+    for chunk, charset in email.header.decode_header(value):
+        if isinstance(chunk, bytes):
+            for candidate in (charset if charset and charset != "unknown-8bit" else None, "utf-8", "latin-1"):
+                if not candidate:
+                    continue
+                try:
+                    chunk = chunk.decode(candidate)
+                    break
+                except (LookupError, UnicodeDecodeError):
+                    continue
+            else:
+                chunk = chunk.decode("latin-1", "replace")
+        chunks.append(chunk)
+    return "".join(chunks)
 
 
 def _parse_fields(text):
     """Split RFC 822-style field blocks (separated by blank lines) into lists of dicts."""
-    blocks, current, last = [], {}, None
+    blocks, current, last, size = [], {}, None, 0
+
+    def close():
+        if current:
+            blocks.append({key: " ".join(parts) for key, parts in current.items()})
+
     for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
         if not line.strip():
-            if current:
-                blocks.append(current)
+            close()
             current, last = {}, None
+            if len(blocks) > MAX_RECIPIENTS:
+                break
             continue
         if line[:1] in (" ", "\t") and last:
-            current[last] += " " + line.strip()
+            # folded line: parts joined once at the end (+= on a dict value is quadratic)
+            if size < MAX_VALUE:
+                current[last].append(line.strip())
+                size += len(line)
             continue
         name, sep, value = line.partition(":")
-        if not sep or not name.strip() or " " in name.strip():
+        name = name.strip()
+        if not sep or not name or " " in name or len(name) > 80:
             continue
-        last = name.strip().lower()
-        current[last] = value.strip()
-    if current:
-        blocks.append(current)
+        last = name.lower()
+        current[last] = [value.strip()[:MAX_VALUE]]
+        size = len(value)
+    else:
+        close()
     return blocks
 
 
@@ -243,24 +298,49 @@ def _diagnostic(value):
 def classify(action, status):
     """Kind of one recipient's outcome from its Action and Status fields (RFC 3464/3463).
 
-    A full mailbox (X.2.2) is soft whatever the class, since the mailbox exists. A status
-    of class 2 or an action delivered/relayed/expanded is no failure (None).
+    The Action says what happened: ``failed`` is a final failure whatever the status class
+    (a 4.4.7 with Action failed is a failure, not a delay), ``delayed`` a delay warning,
+    ``delivered``/``relayed``/``expanded`` no failure (None). The status class only says how
+    a failure counts towards the automatic blocklist: 5.x.x hard, 4.x.x soft, and a full
+    mailbox (X.2.2) soft whatever the class, since the mailbox exists. Without an Action the
+    status alone decides (class 2: no failure).
     """
     action = (action or "").strip().lower()
     if action == "delayed":
         return DELAY
     if action in ("delivered", "relayed", "expanded"):
         return None
+    klass = subject = detail = ""
     if status:
         klass, subject, detail = status.split(".")
+    if action == "failed":
+        if subject == "2" and detail == "2":
+            return SOFT
+        return SOFT if klass == "4" else HARD
+    if status:
         if klass == "2":
             return None
         if subject == "2" and detail == "2":
             return SOFT
         return HARD if klass == "5" else SOFT
-    if action == "failed":
-        return HARD
     return UNKNOWN
+
+
+def is_final_failure(recipient):
+    """Whether the report says the message will never reach this recipient (red envelope),
+    hard or soft alike; delays, receipts, complaints and unknown outcomes are not."""
+    if "failed" in recipient:
+        return bool(recipient["failed"])
+    return recipient.get("kind") in (HARD, SOFT) and (recipient.get("action") or "") == "failed"
+
+
+def _recipient(email, action, status, diagnostic, kind, failed=None, **extra):
+    """One recipient's outcome; ``failed``: a final failure (red envelope), by default when
+    the action is ``failed`` and the kind hard or soft."""
+    if failed is None:
+        failed = kind in (HARD, SOFT) and action == "failed"
+    return {"email": email, "action": action, "status": status, "diagnostic": diagnostic,
+            "kind": kind, "failed": failed, **extra}
 
 
 _SEVERITY = [HARD, COMPLAINT, SOFT, DELAY, RECEIPT, UNKNOWN]
@@ -321,7 +401,7 @@ def _original_to(msg):
 # the parser
 # --------------------------------------------------------------------------------------
 
-def _parse(msg):
+def _parse(msg, source=None):
     report = empty_report()
     top_type = _ctype(msg)
     report_type = _param(msg, "report-type") if top_type == "multipart/report" else ""
@@ -342,43 +422,66 @@ def _parse(msg):
             html_parts.append(_text_of(part))
         elif ctype.startswith("text/") and not part.is_multipart():
             human_parts.append(_text_of(part))
-    human = "\n".join(human_parts)
+    human = "\n".join(human_parts)[:MAX_SCAN].replace("\r\n", "\n").replace("\r", "\n")
     if not human.strip() and html_parts:
-        human = re.sub(r"<br\s*/?>|</p>|</div>|</tr>", "\n", "\n".join(html_parts), flags=re.IGNORECASE)
-        human = re.sub(r"<[^>]{0,2000}>", " ", human).replace("&nbsp;", " ").replace("&lt;", "<").replace("&gt;", ">")
+        human = _BR_RE.sub("\n", "\n".join(html_parts)[:MAX_SCAN])
+        # a tag ends at the next ">" but never spans a "<": each character is scanned once
+        human = _TAG_RE.sub(" ", human).replace("&nbsp;", " ").replace("&lt;", "<").replace("&gt;", ">")
     report["human_text"] = _clean_multiline(human)[:MAX_HUMAN]
 
     if report_type == "feedback-report" or arf_part is not None:
         report["report_type"] = "feedback-report"
-        fields = _parse_fields(_text_of(arf_part))[0] if arf_part is not None and _parse_fields(_text_of(arf_part)) else {}
+        blocks = _parse_fields(_text_of(arf_part)) if arf_part is not None else []
+        fields = blocks[0] if blocks else {}
         addresses = [a for a in (_address(fields.get("original-rcpt-to")), _address(fields.get("removal-recipient"))) if a]
         addresses = addresses or _original_to(msg)
         feedback = _clean(fields.get("feedback-type", "abuse"))
         for addr in dict.fromkeys(addresses):
-            report["recipients"].append({"email": addr, "action": "complaint", "status": "",
-                                         "diagnostic": f"feedback-type: {feedback}", "kind": COMPLAINT})
+            report["recipients"].append(_recipient(addr, "complaint", "", f"feedback-type: {feedback}", COMPLAINT))
         if not report["recipients"]:
-            report["recipients"].append({"email": None, "action": "complaint", "status": "",
-                                         "diagnostic": f"feedback-type: {feedback}", "kind": COMPLAINT})
+            report["recipients"].append(_recipient(None, "complaint", "", f"feedback-type: {feedback}", COMPLAINT))
     elif report_type == "disposition-notification" or mdn_part is not None:
         report["report_type"] = "disposition-notification"
         blocks = _parse_fields(_text_of(mdn_part)) if mdn_part is not None else []
         fields = blocks[0] if blocks else {}
-        addr = _address(fields.get("final-recipient")) or _address(fields.get("original-recipient"))
-        report["recipients"].append({"email": addr, "action": "displayed", "status": "",
-                                     "diagnostic": _clean(fields.get("disposition", "")), "kind": RECEIPT})
+        original, final = _address(fields.get("original-recipient")), _address(fields.get("final-recipient"))
+        disposition = _clean(fields.get("disposition", ""))
+        action, kind = _disposition(disposition)
+        report["recipients"].append(_recipient(original or final, action, "", disposition, kind, failed=False,
+                                               final_email=final or original))
     elif status_part is not None:
         report["report_type"] = "delivery-status"
-        report["recipients"] = _read_delivery_status(status_part)
+        report["recipients"], named = _read_delivery_status(status_part)
+        if not named:
+            # a delivery-status part naming no recipient (or no failure): read the text
+            recipients, mta = _read_plain(msg, human, source)
+            if recipients:
+                report["recipients"], report["mta"] = recipients, mta
     else:
         report["report_type"] = "plain"
-        report["recipients"], report["mta"] = _read_plain(msg, human)
+        report["recipients"], report["mta"] = _read_plain(msg, human, source)
 
     report["original_message_ids"] = _original_ids(msg, [human])
     report["kind"] = _overall(report["recipients"])
     if report["report_type"] == "delivery-status" and not report["recipients"]:
         report["error"] = "the delivery-status part names no recipient"
     return report
+
+
+_BR_RE = re.compile(r"<(?:br[ \t\r\n/]{0,20}|/p|/div|/tr)>", re.IGNORECASE)
+_TAG_RE = re.compile(r"<[^<>]*>")
+
+
+def _disposition(disposition):
+    """(action, kind) of an MDN's ``Disposition`` (RFC 8098): a read receipt only when the
+    message was displayed; deleted or failed is a rejection (soft, never a final failure)."""
+    value = disposition.partition(";")[2] if ";" in disposition else disposition
+    kind_word = value.strip().split("/", 1)[0].split(None, 1)[0].lower() if value.strip() else ""
+    if kind_word == "displayed":
+        return "displayed", RECEIPT
+    if kind_word in ("deleted", "failed", "denied") or "/error" in value.lower():
+        return kind_word or "failed", SOFT
+    return kind_word or "unknown", UNKNOWN
 
 
 def _clean_multiline(text):
@@ -388,17 +491,22 @@ def _clean_multiline(text):
 
 
 def _read_delivery_status(part):
-    """Every per-recipient block of an RFC 3464 message/delivery-status part."""
+    """(failed recipients, whether any block names a recipient) of an RFC 3464
+    message/delivery-status part. The Original-Recipient (the address the message was
+    sent to) is preferred to the Final-Recipient (where a forward or alias led); both kept."""
     blocks = _parse_fields(_text_of(part))
-    recipients = []
-    for block in blocks:
+    recipients, named = [], False
+    for block in blocks[:MAX_RECIPIENTS + 1]:
         if not any(key in block for key in ("final-recipient", "original-recipient", "action", "status")):
             continue
         if "reporting-mta" in block and "action" not in block and "final-recipient" not in block:
             continue  # the per-message block
-        addr = _address(block.get("final-recipient")) or _address(block.get("original-recipient")) \
-            or _address(block.get("x-actual-recipient"))
+        original = _address(block.get("original-recipient"))
+        final = _address(block.get("final-recipient")) or _address(block.get("x-actual-recipient"))
+        addr = original or final
+        named = named or bool(addr)
         action = _clean(block.get("action", "")).lower()
+        action = "failed" if action == "failure" else action  # seen in the wild
         status = _status(block.get("status", ""))
         diagnostic = _diagnostic(block.get("diagnostic-code", ""))
         if not status:
@@ -406,9 +514,8 @@ def _read_delivery_status(part):
         kind = classify(action, status)
         if kind is None:
             continue
-        recipients.append({"email": addr, "action": action, "status": status,
-                           "diagnostic": diagnostic, "kind": kind})
-    return recipients
+        recipients.append(_recipient(addr, action, status, diagnostic, kind, final_email=final or original))
+    return recipients[:MAX_RECIPIENTS], named
 
 
 # Plain-text recognisers: (name, signature, where the failed recipients are listed).
@@ -426,24 +533,23 @@ _PERMANENT_WORDS = re.compile(r"failed permanently|permanent(?:ly)? (?:error|fai
                               r"couldn't be found|recipient not found|mailbox unavailable|RecipNotFound", re.I)
 
 
-def _read_plain(msg, human):
+def _read_plain(msg, human, source=None):
     """Failed recipients of a bounce that is not RFC 3464, with status and diagnostic."""
     text = human[:MAX_SCAN]
     # only the part before the quoted original message tells about the failure
-    cut = re.search(r"^-{2,}\s*(?:Below this line is a copy of the message|This is a copy of the message|"
-                    r"Original message|Original Message Headers)|^\s*Original message headers:", text, re.I | re.M)
-    head = text[:cut.start()] if cut else text
+    head = text[:quoted_start(text)]
     mta = next((name for name, sig in _PLAIN_SIGNATURES if sig.search(head)), None)
 
     permanent, temporary = set(), set()
     if _flufl_all_failures is not None:
         try:
-            temp, perm = _flufl_all_failures(_bounded(msg))
+            bounded = _bounded(msg, source)
+            temp, perm = _flufl_all_failures(bounded) if bounded is not None else ((), ())
             permanent = {_decode_addr(a) for a in perm} - {None}
             temporary = {_decode_addr(a) for a in temp} - {None}
         except Exception:  # noqa: BLE001 - a detector choking on odd input is not our failure
             _logger.debug("flufl.bounce failed on a report", exc_info=True)
-    own = _own_plain_addresses(head, mta) if mta else []
+    own = _own_plain_addresses(head, mta)
     addresses = list(dict.fromkeys(list(own) + sorted(permanent) + sorted(temporary)))
     is_delay = bool(_DELAY_WORDS.search(head[:3000])) and not _PERMANENT_WORDS.search(head)
     recipients = []
@@ -457,21 +563,74 @@ def _read_plain(msg, human):
             kind = SOFT
         else:
             kind = HARD
-        recipients.append({"email": addr, "action": "delayed" if kind == DELAY else "failed",
-                           "status": status, "diagnostic": diagnostic, "kind": kind or UNKNOWN})
+        recipients.append(_recipient(addr, "delayed" if kind == DELAY else "failed", status, diagnostic,
+                                     kind or UNKNOWN))
     return recipients, (mta or ("flufl.bounce" if recipients else None))
 
 
-def _bounded(msg):
-    """The report cut to its first FLUFL_SCAN characters: the failure is told at the top, and
-    flufl.bounce's heuristics scan every line many times (seconds on a report of megabytes)."""
-    try:
-        text = msg.as_string()
-    except Exception:  # noqa: BLE001
-        return msg
-    if len(text) <= FLUFL_SCAN:
-        return msg
-    return to_message(text[:FLUFL_SCAN]) or msg
+# Lines where a bounce starts quoting the original message, lower-case: after leading
+# separators (-, *, =, _, #) a line starting with a phrase of _QUOTE_STARTS, or a separator
+# line containing one of _QUOTE_WORDS. Exim, qmail, Postfix, Gmail, Exchange, Yahoo, Demon,
+# sendmail and Lotus ways of saying it. ("The original message was received at" is
+# sendmail's first line, not a marker.)
+_QUOTE_STARTS = (
+    "below this line is a copy of the message", "this is a copy of the message",
+    "original message headers", "original message follows", "original message --",
+    "original message:", "original message", "here is a copy of the first part of the message",
+    "a copy of the original message", "the original message headers", "unsent message below",
+    "returned mail follows", "returned message follows", "start of returned message",
+    "content of the original message", "headers of the original message", "the header of the original",
+    "message headers follow", "undelivered message follows", "your message reads",
+    "original text follows",
+)
+_QUOTE_WORDS = (
+    "copy of the message", "original message", "returned message", "unsent message",
+    "message follows", "original mail", "returned mail", "header of the original",
+    "headers of the original", "undelivered message",
+)
+_SEPARATORS = "-*=_#~ \t"
+
+
+def quoted_start(text):
+    """Index in ``text`` where the quoted original message starts (len(text) when nothing
+    is quoted): nothing after it is taken for the failure (a status code, an address).
+    One pass over the lines with str methods, linear whatever the text."""
+    pos = 0
+    for line in text.splitlines(keepends=True):
+        stripped = line.strip()
+        if stripped and len(stripped) < 200:
+            lowered = stripped.lower()
+            core = lowered.lstrip(_SEPARATORS)
+            if core.startswith(_QUOTE_STARTS) and not core.startswith("original message was"):
+                return pos
+            if core != lowered and any(word in core for word in _QUOTE_WORDS):
+                return pos
+        pos += len(line)
+    return len(text)
+
+
+def _bounded(msg, source=None):
+    """The report as flufl.bounce may read it: its first FLUFL_SCAN characters, every line cut
+    to FLUFL_LINE characters, runs of blank lines made one. The failure is told at the top,
+    and flufl.bounce's heuristics scan every line once per pattern (in Python) with
+    expressions such as ``<([^>]*)>`` or ``^\\s*...\\s*$`` that take the square of a line's
+    length (minutes on one line of 400,000 "<"). ``source``: the start of the report as
+    received, when known (printing the parsed message again costs more than reading it)."""
+    if source is None:
+        try:
+            source = msg.as_string()[:FLUFL_SCAN]
+        except Exception:  # noqa: BLE001 - e.g. a nesting too deep to print
+            return None
+    lines, blank = [], False
+    for line in source[:FLUFL_SCAN].splitlines():
+        if not line.strip():
+            if blank:
+                continue
+            blank = True
+        else:
+            blank = False
+        lines.append(line[:FLUFL_LINE])
+    return to_message("\n".join(lines))
 
 
 def _decode_addr(value):
@@ -483,23 +642,31 @@ def _decode_addr(value):
 
 def _own_plain_addresses(head, mta):
     """Failed addresses in the human part of known MTAs' bounces."""
+    # "@" excluded from the classes around "@" so no match backtracks over a long token
     if mta == "qmail":
-        found = re.findall(r"^<([^<>\s]+@[^<>\s]+)>:\s*$", head, re.M)
+        found = re.findall(r"^<([^<>\s@]{1,256}@[^<>\s@]{1,256})>:[ \t]*$", head, re.M)
     elif mta == "postfix":
-        found = re.findall(r"^<([^<>\s]+@[^<>\s]+)>(?: \(expanded from <[^>]*>\))?:", head, re.M)
+        found = re.findall(r"^<([^<>\s@]{1,256}@[^<>\s@]{1,256})>(?: \(expanded from <[^<>\n]{0,512}>\))?:",
+                           head, re.M)
     elif mta == "exim":
-        section = re.split(r"following\s+address(?:\(es\)|es)?\s+failed:\s*\n|could\s+not\s+be\s+delivered\s+to\s+"
-                           r"one\s+or\s+more\s+of\s+its\s+recipients[^\n]*\n", head, maxsplit=1, flags=re.I)
+        section = re.split(r"following\s{1,20}address(?:\(es\)|es)?\s{1,20}failed:[ \t]*\r?\n|could\s{1,20}not\s{1,20}"
+                           r"be\s{1,20}delivered\s{1,20}to\s{1,20}one\s{1,20}or\s{1,20}more\s{1,20}of\s{1,20}its\s{1,20}"
+                           r"recipients[^\n]*\n", head, maxsplit=1, flags=re.I)
         body = section[-1] if len(section) > 1 else ""
         found = re.findall(r"^[ \t]{1,8}<?(" + _ADDR_RE.pattern + r")>?:?[ \t]*$", body[:5000], re.M)
     elif mta == "exchange":
         section = re.split(r"Delivery has failed to these recipients or groups:|Your message to ", head,
                            maxsplit=1, flags=re.I)
         body = section[1] if len(section) > 1 else head
-        found = _ADDR_RE.findall(body[:1500])[:1] + re.findall(r"Recipient Address:\s*(\S+@\S+)", head, re.I)
+        found = _ADDR_RE.findall(body[:1500])[:1] + re.findall(
+            r"Recipient Address:[ \t]{0,20}([^\s@]{1,256}@[^\s@]{1,256})", head, re.I)
+    elif mta is None:
+        # no known MTA (a delivery-status part naming nobody, an unknown relay): the
+        # "<address>: reason" lines most MTAs write
+        found = re.findall(r"^<([^<>\s@]{1,256}@[^<>\s@]{1,256})>:", head, re.M)
     elif mta == "gmail":
-        found = re.findall(r"(?:failed permanently:|failed temporarily:|wasn't delivered to|recipient failed[^:\n]*:)"
-                           r"\s*<?(" + _ADDR_RE.pattern + ")", head, re.I)
+        found = re.findall(r"(?:failed permanently:|failed temporarily:|wasn't delivered to|recipient failed[^:\n]{0,200}:)"
+                           r"\s{0,200}<?(" + _ADDR_RE.pattern + ")", head, re.I)
     else:
         found = []
     result = []
@@ -515,7 +682,7 @@ def _status_near(text, addr):
     lowered = text.lower()
     pos = lowered.find(addr.lower())
     window = text[pos:pos + 1500] if pos >= 0 else text[:3000]
-    match = _STATUS_RE.search(window)
+    match = _FAIL_STATUS_RE.search(window)
     status = ".".join(match.groups()) if match else ""
     line = ""
     code = _SMTP_CODE_RE.search(window)
