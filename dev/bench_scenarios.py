@@ -4,7 +4,7 @@ The same code runs against a stock Odoo 18 database and against one with the add
 two figures of a line differ only by the addon. Prints one line ``BENCH-RESULT {json}``.
 
 Usage: python bench_scenarios.py SCENARIO --count N [--smtp-port P --sink-file F] -- <odoo options>
-Scenarios: outgoing_batched, outgoing_single, incoming, populate (adds 200,000 messages and records).
+Scenarios: outgoing_batched, outgoing_single, outgoing_immediate, incoming, populate (adds 200,000 messages and records).
 """
 import argparse
 import contextlib
@@ -108,6 +108,33 @@ def outgoing_single(env, args):
         "email_from": f"admin@{DOMAIN}", "recipient_ids": [(4, partner.id)],
     } for i, partner in enumerate(partners)])
     return drain_queue(env, args.sink_file)
+
+
+def outgoing_immediate(env, args):
+    """`count` chatter posts of one recipient each, one transaction each, as users post them:
+    Odoo sends each e-mail right after the commit (``send_after_commit``)."""
+    setup_mail(env, args.smtp_port)
+    partners = env["res.partner"].create([
+        {"name": f"Bench Immediate {i}", "email": f"bench.immediate.{i}@customer.example.net"}
+        for i in range(args.count)])
+    record = env["res.partner"].create({"name": "Bench immediate record"})
+    env.cr.commit()
+    before = sink_count(args.sink_file)
+    queries0, t0 = odoo.sql_db.sql_counter, time.perf_counter()
+    with measured():
+        for partner in partners:
+            record.message_post(body="<p>Benchmark post</p>", partner_ids=partner.ids,
+                                message_type="comment", subtype_xmlid="mail.mt_comment")
+            env.cr.commit()  # the e-mail leaves now, on a cursor of its own
+    elapsed = time.perf_counter() - t0
+    queries = odoo.sql_db.sql_counter - queries0
+    deadline = time.time() + 10
+    while sink_count(args.sink_file) - before < args.count and time.time() < deadline:
+        time.sleep(0.1)
+    sent = sink_count(args.sink_file) - before
+    return {"emails": sent, "seconds": round(elapsed, 3), "rate": round(sent / elapsed, 1) if elapsed else 0,
+            "queries_per_item": round(queries / sent, 3) if sent else None, "queries": queries,
+            "failed": env["mail.mail"].search_count([("state", "=", "exception")])}
 
 
 def raw_message(sender, to, subject, body, in_reply_to=None, extra=None):
@@ -223,7 +250,8 @@ def smtp_ceiling(args):
     return {"emails": sent, "seconds": round(elapsed, 3), "rate": round(sent / elapsed, 1)}
 
 
-SCENARIOS = {f.__name__: f for f in (outgoing_batched, outgoing_single, incoming, populate)}
+SCENARIOS = {f.__name__: f for f in (outgoing_batched, outgoing_single, outgoing_immediate,
+                                      incoming, populate)}
 
 
 def main(argv):
