@@ -1,4 +1,4 @@
 from . import models
 from . import wizards
-# issue 10: MX gateway
+# MX gateway
 from . import controllers

@@ -15,31 +15,32 @@
         "security/mail_deliverability_security.xml",
         "views/mail_deliverability_menus.xml",
         "views/mail_alias_domain_views.xml",
-        # issue 3: outgoing routing
+        # outgoing routing
         "views/ir_mail_server_views.xml",
         "views/mail_mail_views.xml",
         "wizards/mail_routing_preview_views.xml",
-        # issue 4: bounces
+        # bounces
         "data/mail_bounce_data.xml",
         "views/mail_bounce_event_views.xml",
-        # issue 5: gateway guard
+        # gateway guard
         "data/mail_gateway_data.xml",
         "views/mail_gateway_quarantine_views.xml",
-        # issue 6: incoming servers
+        # incoming servers
         "data/fetchmail_server_data.xml",
         "views/fetchmail_server_views.xml",
-        # issue 7: DNS checks
+        # DNS checks
         "data/mail_dns_check_data.xml",
         "views/mail_alias_domain_check_views.xml",
-        # issue 8: outgoing queue
+        # outgoing queue
         "data/mail_queue_data.xml",
         "views/mail_mail_queue_views.xml",
         "views/ir_mail_server_queue_views.xml",
-        # issue 10: MX gateway
+        # MX gateway
         "data/mail_mailgate_data.xml",
-        # issue 9: screens
+        # screens
         "views/mail_deliverability_overview_views.xml",
         "views/res_config_settings_views.xml",
+        "views/ir_config_parameter_views.xml",
         "views/fetchmail_server_search_views.xml",
     ],
     "assets": {

@@ -5,25 +5,25 @@ from . import mail_alias_domain
 from . import mail_mail
 from . import mail_thread
 from . import mail_thread_blacklist
-# issue 3: outgoing routing
+# outgoing routing
 from . import ir_mail_server
-# issue 4: bounces
+# bounces
 from . import mail_bounce_event
 from . import res_partner
-# issue 5: gateway guard
+# gateway guard
 from . import mail_gateway_receipt
 from . import ir_mail_server_gateway
-# issue 6: incoming servers
+# incoming servers
 from . import fetchmail_server
 from . import fetchmail_server_folder
 from . import fetchmail_message_key
-# issue 7: DNS checks
+# DNS checks
 from . import mail_alias_domain_check
-# issue 8: outgoing queue
+# outgoing queue
 from . import ir_mail_server_queue
 from . import mail_mail_handover
 from . import mail_server_status
-# issue 9: screens
+# screens
 from . import mail_deliverability_overview
 from . import res_config_settings
 from . import mail_thread_previous_aliases

@@ -113,8 +113,13 @@ class IrMailServer(models.Model):
         default_filter = None
         if not any(server.active for server in servers) and not forced_server_id:
             default_filter = self._get_default_from_filter()
+        if force or dynamic:
+            # the legacy parameters decide the From (seed page "Send and Receive Emails in
+            # Odoo with an Email Server"): their address stands for the notification address
+            notification_email = ff.split_sender(force or dynamic)[1] or notification_email
         decision = ff.choose_server(sender, servers, notification_email, default_filter,
-                                    forced_server_id=forced_server_id, filter_forced=filter_forced)
+                                    forced_server_id=forced_server_id, filter_forced=filter_forced,
+                                    open_keeps_from=bool(force or dynamic))
         if legacy_reason:
             decision.reasons.insert(0, legacy_reason)
             decision.rewritten = decision.rewritten or not ff.same_address(email_from, sender)

@@ -1,8 +1,8 @@
-"""ir.mail_server, issue 8 (outgoing queue): remember why a connection or a send failed.
+"""ir.mail_server, sending: why a connection or a send failed, the queue's SMTP sessions, the
+recipients each transaction accepted, the daily allowance.
 
-Kept apart from ir_mail_server.py (outgoing routing, issue 3) so both evolve without
-conflicts. Only active while the queue sends (context key ``md_queue``): a direct
-``mail.send()`` keeps Odoo's behaviour (fail at once).
+Active while a sending run keeps the queue's promises (context key ``md_queue``: the queue,
+the immediate send after a commit, a direct ``send()`` without ``raise_exception``).
 """
 import functools
 import logging

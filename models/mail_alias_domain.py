@@ -13,7 +13,7 @@ CACHED_FIELDS = {"name", "catchall_alias", "bounce_alias", "md_previous_catchall
 class MailAliasDomain(models.Model):
     _inherit = "mail.alias.domain"
 
-    # ---- issue 3: outgoing routing (default From validation, senders to allow) ----
+    # ---- outgoing routing (default From validation, senders to allow) ----
     md_senders_to_allow = fields.Text(
         "Senders to allow", compute="_compute_md_senders_to_allow",
         help="Every address of this domain the database may send from: allow them on your "
@@ -87,7 +87,7 @@ class MailAliasDomain(models.Model):
         action["context"] = {"default_company_id": (company or self.env.company).id}
         return action
 
-    # ---- issue 4: bounces (signed bounce addresses) ----
+    # ---- bounces (signed bounce addresses) ----
     # (odoo.models.fields / .api: keeps the shared import header of this file untouched)
     bounce_signed = models.fields.Boolean(
         "Signed bounce addresses", default=False,
@@ -120,7 +120,7 @@ class MailAliasDomain(models.Model):
         return verp.make_address(secret, self.bounce_alias, self.name, message_id, partner_id or 0,
                                  self.bounce_signed_days or 30)
 
-    # ---- issue 7: DNS checks ----
+    # ---- DNS checks ----
     # (odoo.models.fields / .api: keeps the shared import header of this file untouched)
     _DNS_STATUSES = [("ok", "OK"), ("warning", "Warning"), ("error", "Error"), ("unknown", "Unknown")]
     dkim_selectors = models.fields.Char(
@@ -173,7 +173,7 @@ class MailAliasDomain(models.Model):
     def _cron_dns_check(self):
         self.env["mail.alias.domain.check"]._dns_cron()
 
-    # ---- issue 9: screens (warning when an address changes) ----
+    # ---- screens (warning when an address changes) ----
     @models.api.onchange("catchall_alias", "bounce_alias", "default_from")
     def _onchange_md_address_warning(self):
         """Changing an address breaks replies and reports to mail already sent: say so."""

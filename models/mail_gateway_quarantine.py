@@ -162,7 +162,7 @@ class MailGatewayQuarantine(models.Model):
         except Exception:  # noqa: BLE001
             return {}
 
-    # ------------------------------------------------------------------ issue 5: actions
+    # ------------------------------------------------------------------ actions
     def _quarantine_raw(self):
         """Raw bytes of the held message (sudo: only called from admin actions)."""
         self.ensure_one()

@@ -13,7 +13,7 @@ from .ir_mail_server import routing_state
 class MailMail(models.Model):
     _inherit = "mail.mail"
 
-    # ---- issue 3: outgoing routing (decision recorded on the mail) ----
+    # ---- outgoing routing (decision recorded on the mail) ----
     md_route_server_id = fields.Many2one(
         "ir.mail_server", "Routed via", readonly=True, index="btree_not_null",
         help="Outgoing server chosen for this e-mail (empty: the configuration-file server).")
@@ -43,7 +43,7 @@ class MailMail(models.Model):
         """Group by (server, alias domain, sender), decide each group once from one read of the
         servers, and keep the decision to record it on the mails."""
         # mass_mailing installed: a mailing's Dedicated Server obeys its FROM filter too when
-        # enabled (the default, as the issue and the documentation want; "False" restores stock)
+        # enabled (the default, as the documentation wants; "False" restores stock)
         icp = self.env["ir.config_parameter"].sudo()
         mass = "mailing_id" in self._fields and str2bool(
             icp._md_sending_param(DEDICATED_FILTER_PARAM, "True"))
@@ -169,7 +169,7 @@ class MailMail(models.Model):
         for mail in self.browse(written):
             mail.write(changes({"md_route_explanation": mail.md_route_explanation}))
 
-    # ---- issue 4: bounces (per-mail signed bounce address) ----
+    # ---- bounces (per-mail signed bounce address) ----
     def _prepare_outgoing_list(self, mail_server=False, recipients_follower_status=None):
         """What Odoo sends for this e-mail, one entry per SMTP transaction, with:
 
@@ -219,7 +219,7 @@ class MailMail(models.Model):
         return autoreply.is_machine_written(
             message.message_type, author_is_bot=bool(bot) and message.author_id.id == bot)
 
-    # ---- issue 8: outgoing queue ----
+    # ---- outgoing queue ----
 # (a second class on mail.mail, so the queue logic wraps the routing one without touching it)
 import datetime  # noqa: E402
 import logging  # noqa: E402
@@ -339,9 +339,27 @@ class MailMailQueue(models.Model):
                 return None
         else:
             mails = self._md_claim_for_send()
+            if mails and not raise_exception:
+                # a direct send (the e-mail form's Send Now, the composer, code) keeps the
+                # queue's promises too: a temporary refusal is retried, never a red envelope
+                run = queue_state(self.env.cr)
+                try:
+                    return super(MailMailQueue, mails.with_context(md_queue=True)).send(
+                        auto_commit=auto_commit, raise_exception=False,
+                        post_send_callback=post_send_callback)
+                finally:
+                    self._md_forget_run(run)
         return super(MailMailQueue, mails).send(
             auto_commit=auto_commit, raise_exception=raise_exception,
             post_send_callback=post_send_callback)
+
+    @api.model
+    def _md_forget_run(self, run):
+        """What one sending run noted per e-mail, forgotten once it is over."""
+        run["deferred"].clear()
+        run["accepted"].clear()
+        run["already_delivered"].clear()
+        run["current_mail"] = None
 
     def _md_claim_for_send(self):
         """The e-mails no other transaction is sending: row-locked until this one ends (a queue
@@ -465,7 +483,7 @@ class MailMailQueue(models.Model):
         log = state["handover"] = HandoverLog(self.env.registry) if auto_commit else None
         committed = False
         try:
-            res = self.browse(send_ids).with_context(md_queue=True).send(
+            res = self.browse(send_ids).with_context(md_queue=True, md_queue_batch=True).send(
                 auto_commit=False, post_send_callback=post_send_callback)
             if auto_commit:
                 self.env.cr.commit()
@@ -490,10 +508,7 @@ class MailMailQueue(models.Model):
                 self.env.cr.commit()
             committed = True
         finally:
-            state["deferred"].clear()
-            state["accepted"].clear()
-            state["already_delivered"].clear()
-            state["current_mail"] = None
+            self._md_forget_run(state)
             state.pop("batch_ids", None)
             state.pop("handover", None)
             state.pop("deadline", None)
@@ -590,7 +605,7 @@ class MailMailQueue(models.Model):
               alias_domain_id=False, mail_server=False, post_send_callback=None):
         """In the queue, what sending reads is read for the whole batch at once (Odoo reads it
         e-mail by e-mail; the queue's single commit per batch keeps it in cache)."""
-        if self.env.context.get("md_queue") and len(self) > 1:
+        if self.env.context.get("md_queue_batch") and len(self) > 1:
             self.mail_message_id.mapped("subject")  # every column of the e-mails and messages
             self.recipient_ids.mapped("email_normalized")
             self.mapped("attachment_ids")
@@ -673,9 +688,14 @@ class MailMailQueue(models.Model):
                 final_reason = reason if kind == smtp_retry.PERMANENT else self.env._(
                     "Failed after %(count)s attempts. Last answer: %(reason)s",
                     count=attempts, reason=reason)
+                # a refusal keeps the failure type Odoo gave it; attempts used up on a server
+                # problem (4xx, unreachable) are a server problem
+                failure_type = vals.get("failure_type") if kind == smtp_retry.PERMANENT \
+                    else "mail_smtp"
                 super(MailMailQueue, mails).write(dict(
-                    vals, failure_reason=final_reason, failure_type="mail_smtp",
-                    md_attempt_count=attempts, md_last_error=reason, md_next_try=False))
+                    vals, failure_reason=final_reason, md_attempt_count=attempts,
+                    md_last_error=reason, md_next_try=False,
+                    **({"failure_type": failure_type} if failure_type else {})))
             else:
                 state["deferred"].update(ids)
                 super(MailMailQueue, mails).write({
@@ -696,6 +716,8 @@ class MailMailQueue(models.Model):
         a server accepted are sent), nothing is removed. An e-mail every recipient of which had
         accepted an earlier try is sent."""
         run = queue_state(self.env.cr) if self.env.context.get("md_queue") else None
+        if run is not None and run.get("handover") is not None:
+            run["handover"].flush()  # this e-mail is done: what its server accepted is logged
         if run is not None and run["already_delivered"] and not failure_type:
             delivered = self.filtered(lambda mail: mail.id in run["already_delivered"])
             if delivered:

@@ -27,24 +27,40 @@ class MailMailHandover(models.Model):
 
 class HandoverLog:
     """The hand-overs of one batch, one per accepted SMTP transaction, written on a cursor of
-    its own (committed at once; ``synchronous_commit`` off: an Odoo crash loses nothing, a
-    PostgreSQL crash at most the last instants)."""
+    its own (``synchronous_commit`` off: an Odoo crash loses nothing written, a PostgreSQL
+    crash at most the last instants).
+
+    Written when an e-mail is done and every ``FLUSH_EVERY`` transactions within one e-mail
+    (a notification to many contacts): one query per e-mail, and a worker that dies resends at
+    most the transactions of the e-mail it was sending since the last write."""
+
+    FLUSH_EVERY = 10
 
     def __init__(self, registry):
         self.cr = registry.cursor()
-        self.entries = []  # (mail id, recipients key)
+        self.entries = []  # (mail id, recipients key), written or not
+        self.pending = []
 
     @property
     def ids(self):
         return sorted({mail_id for mail_id, _key in self.entries})
 
     def add(self, mail_id, recipients):
+        self.entries.append((mail_id, recipients))
+        self.pending.append((mail_id, recipients))
+        if len(self.pending) >= self.FLUSH_EVERY:
+            self.flush()
+
+    def flush(self):
+        if not self.pending:
+            return
+        mail_ids, keys = zip(*self.pending)
         self.cr.execute(SQL(
             "SET LOCAL synchronous_commit TO off; INSERT INTO mail_mail_handover (mail_id, "
-            "recipients, create_date) VALUES (%s, %s, now() AT TIME ZONE 'UTC')",
-            mail_id, recipients))
+            "recipients, create_date) SELECT unnest(%s::int[]), unnest(%s::varchar[]), "
+            "now() AT TIME ZONE 'UTC'", list(mail_ids), list(keys)))
         self.cr.commit()
-        self.entries.append((mail_id, recipients))
+        self.pending = []
 
     def close(self, forget):
         """Close the log; ``forget``: the batch was committed, its hand-overs are not needed."""

@@ -4,7 +4,7 @@ from odoo import models
 class MailThread(models.AbstractModel):
     _inherit = "mail.thread"
 
-    # ---- issue 4: bounces (only the bounce methods: _message_parse_extract_bounce,
+    # ---- bounces (only the bounce methods: _message_parse_extract_bounce,
     #      _routing_handle_bounce, _routing_reset_bounce, _detect_is_bounce,
     #      _get_bounced_message_data, _message_receive_bounce, _message_reset_bounce) ----
     # Thin overrides: the reading and the effects live in mail.bounce.event (tools/dsn.py,
@@ -79,7 +79,7 @@ class MailThread(models.AbstractModel):
         for model, ids in self.env["mail.bounce.event"]._bounced_records(normalized).items():
             self.env[model].sudo().browse(ids)._message_reset_bounce(normalized)
 
-    # ---- issue 5: gateway guard (message_route, message_process, loop/auto-reply
+    # ---- gateway guard (message_route, message_process, loop/auto-reply
     #      detection, _routing_check_route, _routing_create_bounce_email, headers) ----
     _gateway_logger = __import__("logging").getLogger(__name__ + ".gateway")
 
@@ -267,7 +267,7 @@ class MailThread(models.AbstractModel):
                                    "received on the catchall address within the loop window.")
                 return False
 
-        refusals = []
+        refusals = gateway.Refusals()
         router = self.with_context(
             mail_gateway_refusals=refusals, mail_gateway_no_answer=silent,
             mail_catchall_aliases=list(catchall))

@@ -8,7 +8,7 @@ from unittest.mock import patch
 from odoo import SUPERUSER_ID, api
 from odoo.tests import tagged
 
-from .common import RealSmtpCase, real_smtp_sending
+from .common import RealSmtpCase, SmtpRecorder, free_port, real_smtp_sending
 
 QUEUE_CRON = "mail.ir_cron_mail_scheduler_action"
 
@@ -21,13 +21,15 @@ def outside_test_mode():
         yield
 
 
-@tagged("post_install", "-at_install")
-class TestImmediateSend(RealSmtpCase):
+class ImmediateCase(RealSmtpCase):
+    """Committed records (a real server's path) and a real SMTP server; helpers to post."""
+
+    recorder_class = SmtpRecorder
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.smtp = cls.start_smtp_server("immediate smtp")
+        cls.smtp = cls.start_smtp_server_class(cls.recorder_class, "immediate smtp")
 
     def setUp(self):
         super().setUp()
@@ -96,6 +98,11 @@ class TestImmediateSend(RealSmtpCase):
             env = api.Environment(cr, SUPERUSER_ID, {})
             return env["ir.cron.trigger"].search_count(
                 [("cron_id", "=", env.ref(QUEUE_CRON).id)])
+
+
+
+@tagged("post_install", "-at_install")
+class TestImmediateSend(ImmediateCase):
 
     def test_post_sent_once_after_commit_without_waking_the_queue(self):
         triggers = self.queue_triggers()
@@ -183,3 +190,88 @@ class TestImmediateSend(RealSmtpCase):
         copies = self.copies()
         self.assertEqual(len(copies), count, "an e-mail was lost")
         self.assertEqual(set(copies.values()), {1}, "an e-mail was sent twice")
+
+
+class SwitchedSmtpRecorder(SmtpRecorder):
+    """Per recipient: answers 451 to those in ``refused``; drops the connection at the DATA of
+    the first message when ``drop_once`` is set."""
+
+    def __init__(self, name="smtp"):
+        super().__init__(name)
+        self.refused = set()
+        self.drop_once = False
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.lower() in self.refused:
+            return "451 4.2.1 Mailbox busy, try later"
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.drop_once:
+            self.drop_once = False
+            server.transport.close()
+            return "421 4.3.0 Connection dropped"
+        return await super().handle_DATA(server, session, envelope)
+
+
+@tagged("post_install", "-at_install")
+class TestImmediateSendSwitchedRelay(ImmediateCase):
+    """The switched relay, through the immediate path with real commits, then the queue: every
+    recipient gets exactly one copy."""
+
+    recorder_class = SwitchedSmtpRecorder
+
+    def setUp(self):
+        super().setUp()
+        self.smtp.refused = set()
+        self.smtp.drop_once = False
+
+    def drain(self, message_id):
+        """Time passes and the queue runs until nothing is left."""
+        for _run in range(3):
+            with self.committed() as env:
+                env["mail.mail"].search([("mail_message_id", "=", message_id)]).write(
+                    {"md_next_try": False})
+            with outside_test_mode(), self.committed(
+                    {"filters": [("mail_message_id", "=", message_id)]}) as env:
+                env["mail.mail"].process_email_queue()
+
+    def by_recipient(self):
+        counts = {}
+        for message in self.smtp.messages:
+            for rcpt in message["rcpt_tos"]:
+                counts[rcpt] = counts.get(rcpt, 0) + 1
+        return counts
+
+    def test_one_recipient_accepted_the_other_refused(self):
+        self.smtp.refused = {"immediate1@example.org"}
+        message_id = self.post(self.partner_ids[:2])
+        self.assertEqual(self.by_recipient(), {"immediate0@example.org": 1})
+        _mails, notifications = self.mails_of(message_id)
+        self.assertNotIn("exception", notifications)
+        self.smtp.refused = set()
+        self.drain(message_id)
+        self.assertEqual(self.by_recipient(), {"immediate0@example.org": 1,
+                                               "immediate1@example.org": 1})
+        self.assertEqual(self.mails_of(message_id)[1], ["sent", "sent"])
+
+    def test_dropped_connection_after_data(self):
+        self.smtp.drop_once = True
+        message_id = self.post(self.partner_ids[:1])
+        self.assertEqual(self.by_recipient(), {})
+        mails, notifications = self.mails_of(message_id)
+        self.assertEqual([state for state, *_rest in mails], ["outgoing"])
+        self.assertEqual(notifications, ["ready"])
+        self.drain(message_id)
+        self.assertEqual(self.by_recipient(), {"immediate0@example.org": 1})
+
+    def test_refused_connection_fails_over_to_the_next_server(self):
+        with self.committed() as env:
+            env["ir.mail_server"].browse(self.server_id).smtp_port = free_port()  # nobody there
+            backup = env["ir.mail_server"].create(self.mail_server_values(self.smtp, sequence=5,
+                                                                          name="backup"))
+            self.created["ir.mail_server"].append(backup.id)
+        message_id = self.post(self.partner_ids[:1])
+        self.assertEqual(self.by_recipient(), {"immediate0@example.org": 1})
+        self.assertEqual(self.mails_of(message_id)[1], ["sent"])

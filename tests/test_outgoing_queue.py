@@ -162,13 +162,25 @@ class TestQueueFailures(QueueCase):
         self.assertEqual(mail.state, "outgoing")
         self.assertEqual(notif.notification_status, "ready")
 
-    def test_direct_send_unchanged(self):
-        """Outside the queue (mail.send()), Odoo's behaviour: failure at once."""
+    def test_direct_send_keeps_the_queue_promises(self):
+        """A direct send (mail.send(), the form's Send Now) retries a temporary refusal like
+        the queue; a permanent one fails at once; asked to raise, it raises as Odoo does."""
         self.smtp.behaviour = "451 4.3.0 Try later"
         mail = self.make_mails()
         with real_smtp_sending():
             mail.send()
-        self.assertEqual(mail.state, "exception")
+        self.assertEqual((mail.state, mail.md_attempt_count), ("outgoing", 1))
+        self.assertTrue(mail.md_next_try)
+        self.smtp.behaviour = "550 5.1.1 No such user"
+        refused = self.make_mails()
+        with real_smtp_sending():
+            refused.send()
+        self.assertEqual(refused.state, "exception")
+        self.assertIn("550", refused.failure_reason)
+        self.smtp.behaviour = "451 4.3.0 Try later"
+        raising = self.make_mails()
+        with real_smtp_sending(), self.assertRaises(Exception):
+            raising.send(raise_exception=True)
 
 
 @tagged("post_install", "-at_install")

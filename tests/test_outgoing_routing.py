@@ -210,6 +210,26 @@ class TestOutgoingRouting(RoutingCase):
         self.assertIn("mail.dynamic.smtp.from", rewritten.md_route_explanation)
         self.assertNotIn("mail.dynamic.smtp.from", kept.md_route_explanation)
 
+    def test_legacy_parameters_with_one_server_without_filter(self):
+        """The usual set-up of the seed page: one server, no FROM filter. The legacy
+        parameters decide the From; the notification address does not replace it."""
+        icp = self.env["ir.config_parameter"].sudo()
+        (self.srv_domain | self.srv_address).active = False
+        icp.set_param("mail.force.smtp.from", "forced@company-name.com")
+        mail = self.make_mail('"Bob" <bob@other.example.org>')
+        self.send(mail)
+        self.assertFrom(self.only_message(self.rec_open), '"Bob" <forced@company-name.com>')
+        self.assertIn("mail.force.smtp.from", mail.md_route_explanation)
+        self.assertNotIn(NOTIF, mail.md_route_from_final or "")
+        icp.set_param("mail.force.smtp.from", False)
+        icp.set_param("mail.dynamic.smtp.from", "forced@company-name.com")
+        self.rec_open.clear()
+        kept, rewritten = self.make_mail("anna@company-name.com"), self.make_mail("bob@else.org")
+        self.send(kept | rewritten)
+        froms = sorted(str(m["message"]["From"]) for m in self.rec_open.messages)
+        self.assertEqual(froms, sorted(["anna@company-name.com",
+                                        self.norm('"bob" <forced@company-name.com>')]))
+
     def test_header_injection_and_invalid_from(self):
         mail = self.make_mail('"Evil\r\nBcc: victim@x.example.org" <other@example.com>')
         self.send(mail)
@@ -398,6 +418,22 @@ class TestDedicatedServerFiltering(RoutingCase):
         mail = self.env["mail.mail"].search([("mailing_id", "=", mailings[0].id)])
         if mail:  # kept unless auto-deleted
             self.assertEqual(mail.md_route_rule, "3")
+
+    def test_dedicated_server_without_filter_uses_the_notification_address(self):
+        """Documented: without FROM filtering, e-mails go out with the notification address."""
+        self.env["ir.config_parameter"].sudo().set_param(
+            "mail_deliverability.dedicated_server_from_filter", "True")
+        partner = self.env["res.partner"].create({"name": "Reader", "email": "reader@dest.example.com"})
+        mailing = self.env["mailing.mailing"].create({
+            "subject": "open", "body_html": "<p>Hello</p>",
+            "email_from": '"Spoof" <ceo@customer.example.com>',
+            "mailing_model_id": self.env["ir.model"]._get_id("res.partner"),
+            "mailing_domain": [("id", "=", partner.id)], "mail_server_id": self.srv_open.id})
+        with real_smtp_sending():
+            mailing.action_send_mail()
+            self.env["mail.mail"].process_email_queue()
+        self.assertEqual(len(self.rec_open.messages), 1)
+        self.assertFrom(self.rec_open.messages[0], f'"Spoof" <{NOTIF}>')
 
     def test_dedicated_server_stock_behaviour_when_switched_off(self):
         self.env["ir.config_parameter"].sudo().set_param(

@@ -1,4 +1,4 @@
-"""Issue 9 (screens): outgoing servers on the overview: usage against the daily limit, last
+"""Screens: outgoing servers on the overview: usage against the daily limit, last
 error (recorded when a real SMTP server on loopback refuses, drops or cannot be reached), and
 the queue's retries."""
 import datetime

@@ -59,3 +59,38 @@ class TestDedicatedServerParam(TransactionCase):
         param = icp.search([("key", "=", key)])
         with self.assertRaisesRegex(ValidationError, "True or False"):
             param.write({"value": "maybe"})
+
+
+@tagged("post_install", "-at_install")
+class TestOldAliasParams(TransactionCase):
+    """The alias parameters older documentation pages give update the company's alias domain
+    on every write path, and the parameter list says where the setting now lives."""
+
+    def test_set_param_updates_the_alias_domain(self):
+        icp = self.env["ir.config_parameter"].sudo()
+        company = self.env.company
+        company.alias_domain_id = self.env["mail.alias.domain"].create({"name": "before.example.com"})
+        with self.assertLogs("odoo.addons.mail_deliverability.models.ir_config_parameter",
+                             "WARNING") as logs:
+            icp.set_param("mail.catchall.domain", "after.example.com")
+        self.assertEqual(company.alias_domain_id.name, "after.example.com")
+        self.assertIn("no longer read", logs.output[0])
+        icp.set_param("mail.catchall.alias", "replies")
+        icp.set_param("mail.bounce.alias", "returns")
+        icp.set_param("mail.default.from", "notify")
+        domain = company.alias_domain_id
+        self.assertEqual((domain.catchall_alias, domain.bounce_alias, domain.default_from),
+                         ("replies", "returns", "notify"))
+        param = icp.search([("key", "=", "mail.bounce.alias")])
+        self.assertIn("alias domain", param.md_notice)
+        self.assertFalse(icp.search([("key", "=", "mail.session.batch.size")]).md_notice)
+        # the import path (create) too; an existing alias domain of that name is chosen
+        other = self.env["mail.alias.domain"].create({"name": "other.example.com"})
+        icp.search([("key", "=", "mail.catchall.domain")]).unlink()
+        icp.create({"key": "mail.catchall.domain", "value": "other.example.com"})
+        self.assertEqual(company.alias_domain_id, other)
+
+    def test_without_alias_domain_the_error_names_the_fix(self):
+        self.env.company.alias_domain_id = False
+        with self.assertRaisesRegex(ValidationError, "mail.catchall.domain first"):
+            self.env["ir.config_parameter"].sudo().set_param("mail.catchall.alias", "replies")

@@ -269,13 +269,15 @@ def _describe(server):
 
 
 def choose_server(sender, servers, notification_email=None, default_from_filter=None,
-                  forced_server_id=None, filter_forced=True):
+                  forced_server_id=None, filter_forced=True, open_keeps_from=False):
     """Pick the server and the From for ``sender`` following the documented rules.
 
     ``servers``: :class:`Server` items, archived ones included only to explain that they are
     skipped. ``forced_server_id``: a server set on the e-mail itself (e.g. the Dedicated Server
     of a mailing): it is kept, and its FROM filter still decides whether the From is kept
     unless ``filter_forced`` is False (a server set by code on a transactional e-mail).
+    ``open_keeps_from``: a server without FROM filter sends the From as it is (the legacy From
+    parameters decided it already), instead of the notification address.
     """
     ordered = order_servers(servers)
     active = [server for server in ordered if server.active]
@@ -299,7 +301,7 @@ def choose_server(sender, servers, notification_email=None, default_from_filter=
         elif notification and match_kind(notification, entries):
             candidates.append((3, server, notification))
         elif not entries:
-            candidates.append((4, server, rewritten_from))
+            candidates.append((4, server, sender if open_keeps_from else rewritten_from))
         else:
             candidates.append((5, server, rewritten_from))
     # within rule 3, an exact notification address comes before its domain
@@ -329,7 +331,10 @@ def choose_server(sender, servers, notification_email=None, default_from_filter=
         reasons = [_lt("Rule %(rule)s: %(label)s.", rule=rule, label=RULES[rule]),
                    _lt("Server %(server)s, FROM filter %(filter)r.",
                        server=_describe(chosen), filter=chosen.from_filter or "")]
-        if rule >= 3 and not notification:
+        if rule == 4 and open_keeps_from:
+            reasons.append(_lt("A legacy From parameter is set: a server without FROM filter "
+                               "sends the From it decided, not the notification address."))
+        elif rule >= 3 and not notification:
             reasons.append(_lt("No notification address (Default From of the alias domain): "
                                "the From is kept as is."))
         return Decision(chosen.id, email_from, rule, rewritten, reasons, passed)
@@ -364,7 +369,9 @@ def _choose_forced(sender, server, notification, ordered, passed, filter_forced=
     if kind:
         rule, email_from = kind, sender
     elif not entries:
-        rule, email_from = 4, sender
+        # documented: "If FROM filtering is not used, emails will go out using the
+        # notification address"; a server set by code keeps the From (below)
+        rule, email_from = 4, (notification or sender) if filter_forced else sender
     elif notification and match_kind(notification, entries):
         rule, email_from = 3, notification
     else:
@@ -377,7 +384,8 @@ def _choose_forced(sender, server, notification, ordered, passed, filter_forced=
         reasons = [_lt("Rule %(rule)s (server set on the e-mail).", rule=rule), intro]
         return Decision(server.id, email_from, rule, False, reasons, passed)
     reasons = [_lt("Rule %(rule)s: %(label)s.", rule=rule, label=RULES[rule]), intro]
-    if rule == 4:
-        reasons.append(_lt("This server has no FROM filter: the From is kept."))
+    if rule == 4 and not notification:
+        reasons.append(_lt("No notification address (Default From of the alias domain): "
+                           "the From is kept as is."))
     return Decision(server.id, email_from, rule, not same_address(email_from, sender),
                     reasons, passed)

@@ -90,3 +90,19 @@ def message_fingerprint(sender, subject, body):
 def is_loop_notice_reference(*header_values):
     """True when References/In-Reply-To point at one of our loop notices."""
     return any(f"-{LOOP_NOTICE_TAG}@" in (value or "") for value in header_values)
+
+
+class Refusals(list):
+    """Why routing refused one message, filled while it is routed and read by the gateway.
+
+    Handed down in the context, so it compares by identity: Odoo reuses an environment whose
+    context compares equal, and two empty lists are equal, so a plain list of an earlier
+    message could collect this message's refusals (and this one would see none)."""
+
+    def __eq__(self, other):
+        return self is other
+
+    def __ne__(self, other):
+        return self is not other
+
+    __hash__ = object.__hash__

@@ -41,7 +41,7 @@ def positive_integer(key, value):
     return str(int(value))
 
 
-# ---- issue 3: outgoing routing (mail.default.from_filter, legacy From parameters) ----
+# ---- outgoing routing (mail.default.from_filter, legacy From parameters) ----
 
 
 @validator("mail.default.from_filter")
@@ -57,6 +57,15 @@ def from_filter_param(key, value):
 
 # Odoo < 17 From parameters, honoured again (deprecated in favour of Alias Domains)
 LEGACY_FROM_PARAMS = ("mail.force.smtp.from", "mail.dynamic.smtp.from")
+# Odoo < 17 alias parameters, which older documentation pages still give: Odoo 18 reads them
+# only once, when mail is installed. Written now, they update the company's alias domain
+# (parameter -> field of mail.alias.domain).
+LEGACY_ALIAS_PARAMS = {
+    "mail.catchall.domain": "name",
+    "mail.catchall.alias": "catchall_alias",
+    "mail.bounce.alias": "bounce_alias",
+    "mail.default.from": "default_from",
+}
 
 
 @validator(*LEGACY_FROM_PARAMS)
@@ -72,7 +81,7 @@ def single_address_param(key, value):
             key=key, value=value)) from None
     return value
 
-# ---- issue 4: bounces (blacklist thresholds) ----
+# ---- bounces (blacklist thresholds) ----
 
 BOUNCE_BLACKLIST_COUNT = "mail_deliverability.bounce_blacklist_count"
 BOUNCE_BLACKLIST_PERIOD_DAYS = "mail_deliverability.bounce_blacklist_period_days"
@@ -112,7 +121,7 @@ def bounce_blacklist_rule(get_param):
     return tuple(values)
 
 
-# ---- issue 5: gateway guard (loop limits, allowed domains, retention) ----
+# ---- gateway guard (loop limits, allowed domains, retention) ----
 
 @validator("mail.gateway.loop.minutes", "mail.gateway.loop.threshold",
            "mail.gateway.quarantine.retention.days")
@@ -128,7 +137,7 @@ def gateway_allowed_domains(key, value):
     return normalize_domain_list(key, value)
 
 
-# ---- issue 6: incoming servers ----
+# ---- incoming servers ----
 
 
 @validator("mail_deliverability.fetchmail_batch_size", "mail_deliverability.fetchmail_time_budget",
@@ -137,7 +146,7 @@ def fetchmail_positive_integer(key, value):
     """Messages per committed batch, seconds per cron run, seconds per network wait."""
     return positive_integer(key, value)
 
-# ---- issue 8: outgoing queue ----
+# ---- outgoing queue ----
 DEDICATED_FILTER_PARAM = "mail_deliverability.dedicated_server_from_filter"
 # read for every batch the queue sends: fetched together, in one query, and cached
 SENDING_PARAMS = (
@@ -162,7 +171,7 @@ def boolean_param(key, value):
         "System parameter %(key)s must be True or False, not %(value)r.", key=key, value=value))
 
 
-# ---- issue 7: DNS checks (resolver) ----
+# ---- DNS checks (resolver) ----
 PARAM_DNS_NAMESERVERS = "mail_deliverability.dns_nameservers"
 PARAM_DNS_PORT = "mail_deliverability.dns_port"
 PARAM_DNS_TIMEOUT = "mail_deliverability.dns_timeout"
@@ -209,7 +218,7 @@ def dns_timeout(key, value):
     return f"{seconds:g}"
 
 
-# ---- issue 8: outgoing queue ----
+# ---- outgoing queue ----
 
 
 @validator("mail_deliverability.queue_max_attempts")
@@ -229,7 +238,7 @@ def queue_retry_delays_param(key, value):
             "System parameter %(key)s must be minutes between attempts, whole numbers greater "
             "than zero separated by commas (e.g. 5,15,60,240), not %(value)r.",
             key=key, value=value)) from None
-# ---- issue 10: MX gateway (mail_deliverability.mailgate_max_size) ----
+# ---- MX gateway (mail_deliverability.mailgate_max_size) ----
 @validator("mail_deliverability.mailgate_max_size")
 def mailgate_max_size(key, value):
     """Largest message in bytes the MX gateway endpoint processes; larger ones are quarantined."""
