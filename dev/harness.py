@@ -692,24 +692,18 @@ def cmd_test(argv):
     """The whole suite; `dev/test --only TAGS` runs just those test tags (for development)."""
     run_id = f"{os.getpid()}"
     only = None
-    if argv == ["--live"]:  # just the live-server check (development)
+    single_checks = {"--live": check_live_server, "--diff": check_differential}
+    if len(argv) == 1 and argv[0] in single_checks:  # one check alone (development)
         odoo = prepare()
         template, problems = ensure_template(odoo, TEST_MODULES, "mail")
-        ok, problems = check_live_server(odoo, template, run_id) if template else (False, problems)
-        print("\n".join(problems))
-        print(f"{int(ok)} passed, {int(not ok)} failed", flush=True)
-        return 0 if ok else 1
-    if argv == ["--diff"]:  # just the differential run against stock (development)
-        odoo = prepare()
-        template, problems = ensure_template(odoo, TEST_MODULES, "mail")
-        ok, problems = check_differential(odoo, template, run_id) if template else (False, problems)
+        ok, problems = single_checks[argv[0]](odoo, template, run_id) if template else (False, problems)
         print("\n".join(problems))
         print(f"{int(ok)} passed, {int(not ok)} failed", flush=True)
         return 0 if ok else 1
     if argv[:1] == ["--only"] and len(argv) == 2:
         only = argv[1].split(",")
     elif argv:
-        raise SetupError("usage: dev/test [--only TEST_TAGS]")
+        raise SetupError("usage: dev/test [--only TEST_TAGS | --live | --diff]")
     odoo = prepare()
     ensure_system_packages()
     passed = failed = 0

@@ -72,6 +72,36 @@ class SmtpRecorder:
             self.messages.clear()
 
 
+class SwitchedSmtpRecorder(SmtpRecorder):
+    """An SmtpRecorder switched per recipient and per message: answers ``refuse`` (a reply
+    such as "451 4.2.1 Busy") at RCPT to the recipients in ``refused``; drops the connection
+    at the DATA of the next message (``drop_once``) or of the messages whose subject is in
+    ``drop_subjects`` (once each)."""
+
+    def __init__(self, name="smtp"):
+        super().__init__(name)
+        self.refused = set()
+        self.refuse = "451 4.2.1 Mailbox busy, try later"
+        self.drop_once = False
+        self.drop_subjects = set()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.lower() in self.refused:
+            return self.refuse
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        data = envelope.original_content or envelope.content
+        dropped = [subject for subject in self.drop_subjects if f"Subject: {subject}".encode() in data]
+        if self.drop_once or dropped:
+            self.drop_once = False
+            self.drop_subjects.difference_update(dropped)
+            server.transport.close()
+            return "421 4.3.0 Connection dropped"
+        return await super().handle_DATA(server, session, envelope)
+
+
 @contextlib.contextmanager
 def real_smtp_sending():
     """Let Odoo really connect and send while the test runs.

@@ -8,7 +8,7 @@ from unittest.mock import patch
 from odoo import SUPERUSER_ID, api
 from odoo.tests import tagged
 
-from .common import RealSmtpCase, SmtpRecorder, free_port, real_smtp_sending
+from .common import RealSmtpCase, SmtpRecorder, SwitchedSmtpRecorder, free_port, real_smtp_sending
 
 QUEUE_CRON = "mail.ir_cron_mail_scheduler_action"
 
@@ -190,29 +190,6 @@ class TestImmediateSend(ImmediateCase):
         copies = self.copies()
         self.assertEqual(len(copies), count, "an e-mail was lost")
         self.assertEqual(set(copies.values()), {1}, "an e-mail was sent twice")
-
-
-class SwitchedSmtpRecorder(SmtpRecorder):
-    """Per recipient: answers 451 to those in ``refused``; drops the connection at the DATA of
-    the first message when ``drop_once`` is set."""
-
-    def __init__(self, name="smtp"):
-        super().__init__(name)
-        self.refused = set()
-        self.drop_once = False
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if address.lower() in self.refused:
-            return "451 4.2.1 Mailbox busy, try later"
-        envelope.rcpt_tos.append(address)
-        return "250 2.1.5 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        if self.drop_once:
-            self.drop_once = False
-            server.transport.close()
-            return "421 4.3.0 Connection dropped"
-        return await super().handle_DATA(server, session, envelope)
 
 
 @tagged("post_install", "-at_install")

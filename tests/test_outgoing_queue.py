@@ -6,7 +6,7 @@ from unittest.mock import patch
 from odoo import SUPERUSER_ID, api, fields
 from odoo.tests import tagged
 
-from .common import RealSmtpCase, SmtpRecorder, free_port, real_smtp_sending
+from .common import RealSmtpCase, SmtpRecorder, SwitchedSmtpRecorder, free_port, real_smtp_sending
 
 
 class QueueSmtpRecorder(SmtpRecorder):
@@ -470,33 +470,6 @@ class TestQueueFailover(QueueCase):
         self.assertFalse(self.backup_smtp.messages)
 
 
-class PerRecipientSmtpRecorder(QueueSmtpRecorder):
-    """Answers ``refuse`` (a reply such as "451 4.2.1 Busy") to the recipients in
-    ``refused``, and drops the connection at the DATA of the e-mails whose subject is in
-    ``drop_subjects`` (once each)."""
-
-    def __init__(self, name="smtp"):
-        super().__init__(name)
-        self.refused = set()
-        self.refuse = "451 4.2.1 Mailbox busy, try later"
-        self.drop_subjects = set()
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if address.lower() in self.refused:
-            return self.refuse
-        envelope.rcpt_tos.append(address)
-        return "250 2.1.5 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        data = envelope.original_content or envelope.content
-        for subject in list(self.drop_subjects):
-            if f"Subject: {subject}".encode() in data:
-                self.drop_subjects.discard(subject)
-                server.transport.close()
-                return "421 4.3.0 Connection dropped"
-        return await super().handle_DATA(server, session, envelope)
-
-
 @tagged("post_install", "-at_install")
 class TestQueueExactlyOncePerRecipient(RealSmtpCase):
     """What one recipient's SMTP transaction accepted is never sent to that recipient again."""
@@ -505,7 +478,7 @@ class TestQueueExactlyOncePerRecipient(RealSmtpCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.env["ir.mail_server"].search([]).active = False
-        cls.smtp = PerRecipientSmtpRecorder("per-recipient smtp").start()
+        cls.smtp = SwitchedSmtpRecorder("per-recipient smtp").start()
         cls.addClassCleanup(cls.smtp.stop)
         cls.env["ir.mail_server"].create(cls.mail_server_values(cls.smtp))
         cls.Mail = cls.env["mail.mail"].sudo()
