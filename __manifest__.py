@@ -44,6 +44,10 @@
         "views/fetchmail_server_search_views.xml",
     ],
     "assets": {
+        "web.assets_backend": [
+            "mail_deliverability/static/src/md_screens/**/*",
+            "mail_deliverability/static/src/routing/*.xml",
+        ],
         "web.assets_tests": [
             "mail_deliverability/static/tests/tours/*.js",
         ],

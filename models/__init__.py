@@ -3,6 +3,7 @@ from . import ir_config_parameter
 from . import mail_gateway_quarantine
 from . import mail_alias_domain
 from . import mail_mail
+from . import mail_notification
 from . import mail_thread
 from . import mail_thread_blacklist
 # outgoing routing

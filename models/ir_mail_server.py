@@ -28,7 +28,9 @@ def cursor_state(store, cr, factory):
 
 
 def routing_state(cr):
-    return cursor_state(ROUTING_STATE, cr, lambda: {"mails": {}, "last": None})
+    # mails: the planned route per e-mail being sent; last: what the last sending really used;
+    # finished: the route of each e-mail once its outcome is written, for its notifications
+    return cursor_state(ROUTING_STATE, cr, lambda: {"mails": {}, "last": None, "finished": {}})
 
 
 class _SessionView:

@@ -117,6 +117,7 @@ class MailMail(models.Model):
             state = routing_state(self.env.cr)
             for mail_id in self.ids:
                 state["mails"].pop(mail_id, None)
+                state["finished"].pop(mail_id, None)
             state["last"] = None
 
     def write(self, vals):
@@ -134,8 +135,10 @@ class MailMail(models.Model):
             by_changes = defaultdict(list)  # only what differs from the plan written earlier
             for mail_id in self.ids:
                 planned = state["mails"].pop(mail_id, None) or {}
-                by_changes[tuple((key, value) for key, value in used.items()
-                                 if planned.get(key) != value)].append(mail_id)
+                changes = tuple((key, value) for key, value in used.items()
+                                if planned.get(key) != value)
+                by_changes[changes].append(mail_id)
+                state["finished"][mail_id] = dict(planned, **dict(changes))
             for changes, ids in by_changes.items():
                 super(MailMail, self.browse(ids)).write(dict(vals, **dict(changes)))
             return True
@@ -235,6 +238,7 @@ from odoo.tools import SQL, config  # noqa: E402
 from ..tools.from_filter import render  # noqa: E402
 from .ir_mail_server_queue import queue_state  # noqa: E402
 from .mail_mail_handover import HandoverLog  # noqa: E402
+from .mail_notification import notification_route  # noqa: E402
 
 _queue_logger = logging.getLogger(__name__ + ".queue")
 QUEUE_CRON = "mail.ir_cron_mail_scheduler_action"
@@ -715,6 +719,9 @@ class MailMailQueue(models.Model):
         """A postponed e-mail is still on its way: its notifications wait (those of recipients
         a server accepted are sent), nothing is removed. An e-mail every recipient of which had
         accepted an earlier try is sent."""
+        finished = routing_state(self.env.cr)["finished"].get(self.id) if len(self) == 1 else None
+        if finished:  # the recipients' notifications keep the route (see mail.notification)
+            self = self.with_context(md_route=notification_route(finished))  # noqa: PLW0642
         run = queue_state(self.env.cr) if self.env.context.get("md_queue") else None
         if run is not None and run.get("handover") is not None:
             run["handover"].flush()  # this e-mail is done: what its server accepted is logged

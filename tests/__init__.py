@@ -6,6 +6,7 @@ from . import test_harness
 from . import test_from_filter
 from . import test_outgoing_routing
 from . import test_routing_preview
+from . import test_routing_story
 # bounces
 from . import test_dsn_tools
 from . import test_dsn_linear

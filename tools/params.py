@@ -171,6 +171,16 @@ def boolean_param(key, value):
         "System parameter %(key)s must be True or False, not %(value)r.", key=key, value=value))
 
 
+# how long a notification keeps its e-mail's route (server, From, rule)
+ROUTE_RETENTION_PARAM = "mail_deliverability.route_retention_days"
+
+
+@validator(ROUTE_RETENTION_PARAM)
+def route_retention_days(key, value):
+    """Days the route of each recipient's e-mail is kept on its notification."""
+    return positive_integer(key, value)
+
+
 # ---- DNS checks (resolver) ----
 PARAM_DNS_NAMESERVERS = "mail_deliverability.dns_nameservers"
 PARAM_DNS_PORT = "mail_deliverability.dns_port"
@@ -249,3 +259,30 @@ def mailgate_max_size(key, value):
             "System parameter %(key)s must be at most %(max)s bytes (Odoo refuses larger HTTP "
             "requests), not %(value)s.", key=key, max=HARD_MAX_SIZE, value=value))
     return value
+
+
+# ---- bounces (retention of bounce events and their reports) ----
+BOUNCE_RETENTION_DAYS = "mail_deliverability.bounce_retention_days"
+BOUNCE_RETENTION_DEFAULT = 180
+
+
+@validator(BOUNCE_RETENTION_DAYS)
+def bounce_retention_days(key, value):
+    """Days bounce events and their reports are kept: a whole number greater than zero. A
+    value below the blocklist period is not refused here (the period may change after it):
+    the purge keeps the events at least that long and logs that it did (bounce_retention)."""
+    return positive_integer(key, value)
+
+
+def bounce_retention(get_param):
+    """(days kept, blocklist period, whether the setting was raised to that period) from
+    ``get_param(key)``: the automatic blocklist counts hard bounces over its period, so the
+    purge never keeps fewer days than that, whatever the parameter says."""
+    raw = get_param(BOUNCE_RETENTION_DAYS)
+    try:
+        days = int(normalize_param(BOUNCE_RETENTION_DAYS, raw)) if raw not in (False, None, "") \
+            else BOUNCE_RETENTION_DEFAULT
+    except (TypeError, ValueError):
+        days = BOUNCE_RETENTION_DEFAULT
+    period = bounce_blacklist_rule(get_param)[1]
+    return max(days, period), period, days < period
