@@ -946,8 +946,30 @@ def cmd_run(argv):
         return 0
 
 
+def cmd_pot(argv):
+    """`dev/harness.py pot`: regenerate i18n/mail_deliverability.pot from a database with the
+    addon as the checkout has it (what the translation test compares with)."""
+    odoo = prepare()
+    template, problems = ensure_template(odoo, TEST_MODULES, "mail")
+    if not template:
+        raise SetupError("The addon does not install:\n" + "\n".join(problems[:30]))
+    name = f"md_pot_{os.getpid()}"
+    odoo.copy_db(template, name)
+    target = ROOT / "i18n" / f"{MODULE}.pot"
+    try:
+        code, log = odoo.run_logged(odoo.bin_cmd(name, f"--i18n-export={target}", f"--modules={MODULE}",
+                                                 "--stop-after-init", "--log-level=warn"),
+                                    STATE / "pot.log")
+    finally:
+        odoo.drop_db(name)
+    if code:
+        raise SetupError("Exporting the terms failed:\n" + "\n".join(error_blocks(log) or [log[-2000:]]))
+    say(f"{target} regenerated")
+    return 0
+
+
 def main(argv):
-    commands = {"test": cmd_test, "run": cmd_run, "bench": cmd_bench}
+    commands = {"test": cmd_test, "run": cmd_run, "bench": cmd_bench, "pot": cmd_pot}
     if not argv or argv[0] not in commands:
         print(__doc__)
         return 2
