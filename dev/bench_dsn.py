@@ -3,11 +3,15 @@
 
     PYTHONPATH=/opt/odoo18 .venv/bin/python dev/bench_dsn.py
 
+It ends with the corpus figures dev/test logs (flufl.bounce's reports, and Odoo's test_mail
+reports when /opt/odoo18/addons or $ODOO_PATH/addons is there).
+
 The crafted reports (tests/bounce_samples.py: whitespace lines, "<", 10,000 recipient blocks,
 deep MIME nesting, many small parts...) are printed in seconds per MB next to a well-formed
 report of the same size: a line far above the normal one is a super-linear expression.
 """
 import importlib.util
+import os
 import sys
 import time
 from pathlib import Path
@@ -65,3 +69,17 @@ if __name__ == "__main__":
     for name, raw in bounce_samples.crafted_reports().items():
         worst = max(worst, per_mb(name, raw))
     print(f"worst crafted report: {worst:.3f} s/MB ({worst / normal:.0f} x the normal report)")
+    print()
+    cases, why = bounce_samples.flufl_cases()
+    if cases is None:
+        print(f"flufl.bounce corpus: not available ({why})")
+    else:
+        print("flufl.bounce corpus:", bounce_samples.figures_text(bounce_samples.corpus_figures(cases, dsn.parse_report)))
+    data = Path(os.environ.get("ODOO_PATH", "/opt/odoo18")) / "addons" / "test_mail" / "data" / "test_mail_data.py"
+    if data.exists():
+        spec = importlib.util.spec_from_file_location("test_mail_data", data)
+        test_mail_data = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(test_mail_data)
+        odoo_cases = bounce_samples.odoo_report_cases(test_mail_data)
+        figures = bounce_samples.corpus_figures([case[:4] for case in odoo_cases], dsn.parse_report)
+        print(f"odoo test_mail reports: {bounce_samples.figures_text(figures)} ({len(odoo_cases)} reports)")

@@ -675,6 +675,8 @@ def run_tests(odoo, template, tags, run_id, label):
     if not match:
         return 0, 1, ["no result line from Odoo's test runner (crashed?)"] + error_blocks(log)
     failed, errors, total = (int(g) for g in match.groups())
+    for figures in dict.fromkeys(re.findall(r"CORPUS-FIGURES (.*?)\s*$", log, re.M)):
+        say(figures)  # what the public corpora's tests measured
     skipped_tours = re.findall(r"SKIPPED-BROWSER-TEST (\S+)", log)
     problems = error_blocks(log)
     bad = failed + errors + len(skipped_tours)

@@ -1,17 +1,31 @@
 import datetime
 import logging
 import re
+import threading
+import time
 from collections import defaultdict
 
+import psycopg2.errors
 from markupsafe import Markup
 
 from odoo import api, fields, models, tools
 from odoo.tools import SQL, email_normalize, email_split, html2plaintext
 
 from ..tools import dsn, verp
-from ..tools.params import bounce_blacklist_rule
+from ..tools.params import BOUNCE_RETENTION_DAYS, bounce_blacklist_rule, bounce_retention
 
 _logger = logging.getLogger(__name__)
+# Largest report stored whole (bytes). A delivery report says what happened in its first few
+# KB (headers, explanation, delivery-status part); what makes one large is the quoted original
+# with its attachments, which the administrator does not need to understand a bounce. Beyond
+# this size only the start is stored, and the event keeps the real size. A constant, not a
+# parameter: it bounds the storage anyone can fill by sending reports; the reading itself
+# (tools/dsn.py) sees the whole report and bounds its own work.
+REPORT_STORE_MAX = 256 * 1024
+# Events deleted per transaction by the purge, and seconds one purge call may run before it
+# hands over to the next one (the cron runner calls again while work remains).
+PURGE_BATCH = 1000
+PURGE_TIME_BUDGET = 120
 # Odoo < 17 bounce addresses (bounce+<mail id>-<model>-<res id>@): read as plain bounce addresses.
 LEGACY_BOUNCE_TOKEN_RE = re.compile(r"^\d+-[\w.]+-\d+$")
 
@@ -63,9 +77,16 @@ class MailBounceEvent(models.Model):
         help="Message-Id of the delivery report itself.")
     report_from = fields.Char("Report from",
         help="Who sent the delivery report (usually a MAILER-DAEMON).")
+    # indexed: deleting any attachment looks this column up (ON DELETE SET NULL), and so does
+    # the purge for the reports it may delete
     report_attachment_id = fields.Many2one("ir.attachment", "Report", ondelete="set null",
-                                           groups="base.group_system",
+                                           groups="base.group_system", index="btree_not_null",
         help="The delivery report as received, for administrators.")
+    report_size = fields.Integer("Report size (bytes)",
+        help="Size of the delivery report as received, in bytes.")
+    report_cut = fields.Boolean("Report cut",
+        help="The report was larger than 256 KB: only its first 256 KB are stored (the whole "
+             "report was read). Its real size is in Report size.")
     matched_by = fields.Selection(
         [("token", "Signed bounce address"), ("message_id", "Original Message-Id"),
          ("address", "Address only"), ("none", "Nothing")], default="none", required=True,
@@ -158,6 +179,125 @@ class MailBounceEvent(models.Model):
             [("email_normalized", "=", email)])
         for partner in partners:
             partner.message_post(body=body, subtype_xmlid="mail.mt_note")
+
+    # ------------------------------------------------------------------
+    # retention (scheduled action "Email: purge old bounce events")
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _retention_days(self):
+        """Days events are kept: the parameter, never fewer than the blocklist period."""
+        days, period, raised = bounce_retention(self.env["ir.config_parameter"].sudo().get_param)
+        if raised:
+            _logger.warning(
+                "System parameter %s is shorter than the automatic blocklist period "
+                "(mail_deliverability.bounce_blacklist_period_days = %s days), which counts the "
+                "hard bounces of that period: bounce events are kept %s days.",
+                BOUNCE_RETENTION_DAYS, period, days)
+        return days
+
+    @api.model
+    def _cron_purge(self, batch_size=PURGE_BATCH, time_budget=PURGE_TIME_BUDGET):
+        """Delete the events older than the retention, with their reports; return how many.
+
+        Safe with several workers: a batch locks its rows (SKIP LOCKED: rows another worker
+        holds are left to it), and a batch meeting rows another worker deleted after this
+        one's snapshot is given up, not failed (in cron mode, tried again on a fresh
+        snapshot). In cron mode each batch is committed and the progress notified (the cron
+        runner calls again while events remain); called otherwise (a test, a button, a
+        shell) nothing is committed. Contacts, counters and the blocklist are not touched.
+        """
+        days = self._retention_days()
+        cutoff = self.env.cr.now() - datetime.timedelta(days=days)
+        in_cron = bool(self.env.context.get("cron_id")) and \
+            not getattr(threading.current_thread(), "testing", False)
+        started = time.monotonic()
+        total = conflicts = 0
+        more = False
+        while True:
+            try:
+                deleted = self._purge_batch(cutoff, batch_size)
+            except (psycopg2.errors.SerializationFailure, psycopg2.errors.DeadlockDetected):
+                # rows another worker deleted after our snapshot: its work, not a failure
+                self.env.invalidate_all()
+                conflicts += 1
+                _logger.info("Bounce purge: rows purged concurrently by another worker%s",
+                             ", trying again" if in_cron and conflicts <= 3 else "")
+                if not in_cron or conflicts > 3:
+                    break
+                self.env.cr.rollback()  # earlier batches are committed: a fresh snapshot
+                continue
+            total += deleted
+            if in_cron:
+                self.env.cr.commit()
+            more = deleted >= batch_size
+            if not more or time.monotonic() - started > time_budget:
+                break
+        orphans = 0 if more else self._purge_orphan_reports(cutoff, batch_size)
+        if in_cron:
+            self.env.cr.commit()
+            remaining = self.sudo().search_count([("date", "<", cutoff)], limit=100000) if more else 0
+            self.env["ir.cron"]._notify_progress(done=total, remaining=remaining)
+        _logger.info("Bounce purge: %d events older than %d days deleted with their reports "
+                     "(%d reports left without event deleted)", total, days, orphans)
+        return total
+
+    @api.model
+    def _purge_batch(self, cutoff, limit):
+        """Delete up to ``limit`` events older than ``cutoff`` and the reports no event uses
+        any more; return how many events. A report shared by events of several batches goes
+        with its last event. Raises SerializationFailure (rolled back to its savepoint) when
+        another worker deleted the same rows after this transaction's snapshot."""
+        cr = self.env.cr
+        self.env.flush_all()
+        with cr.savepoint(flush=False):
+            cr.execute(SQL(
+                "SELECT id, report_attachment_id FROM mail_bounce_event WHERE date < %s "
+                "ORDER BY date, id LIMIT %s FOR UPDATE SKIP LOCKED", cutoff, limit), log_exceptions=False)
+            rows = cr.fetchall()
+            if not rows:
+                return 0
+            event_ids = [event_id for event_id, _report_id in rows]
+            # Plain DELETE: nothing refers to an event, and the ORM's unlink would delete the
+            # report linked to the first event (res_id) while other events still use it.
+            cr.execute(SQL("DELETE FROM mail_bounce_event WHERE id = ANY(%s)", event_ids), log_exceptions=False)
+            # their reports (report_attachment_id, or linked by res_id) that no event uses now,
+            # deleted through the ORM so that their files go to the garbage collector
+            cr.execute(SQL("""
+                SELECT a.id FROM ir_attachment a
+                 WHERE a.res_model = %(model)s
+                   AND (a.id = ANY(%(reports)s) OR a.res_id = ANY(%(events)s))
+                   AND NOT EXISTS (SELECT 1 FROM mail_bounce_event e WHERE e.report_attachment_id = a.id)
+                   FOR UPDATE OF a SKIP LOCKED
+            """, model=self._name, reports=[report_id for _event_id, report_id in rows if report_id],
+                events=event_ids), log_exceptions=False)
+            unused = [row[0] for row in cr.fetchall()]
+            self.invalidate_model(flush=False)
+            self.env["ir.attachment"].sudo().browse(unused).unlink()
+        return len(rows)
+
+    @api.model
+    def _purge_orphan_reports(self, cutoff, limit):
+        """Delete up to ``limit`` reports older than ``cutoff`` that no event uses any more
+        (two workers purging the events of one report in separate batches both keep it);
+        return how many. Never fails on reports another worker deletes meanwhile."""
+        cr = self.env.cr
+        try:
+            with cr.savepoint():
+                cr.execute(SQL("""
+                    SELECT a.id FROM ir_attachment a
+                     WHERE a.res_model = %s AND a.create_date < %s
+                       AND NOT EXISTS (SELECT 1 FROM mail_bounce_event e WHERE e.report_attachment_id = a.id)
+                       AND NOT EXISTS (SELECT 1 FROM mail_bounce_event e WHERE e.id = a.res_id)
+                     ORDER BY a.id LIMIT %s
+                       FOR UPDATE OF a SKIP LOCKED
+                """, self._name, cutoff, limit), log_exceptions=False)
+                orphans = [row[0] for row in cr.fetchall()]
+                self.env["ir.attachment"].sudo().browse(orphans).unlink()
+        except (psycopg2.errors.SerializationFailure, psycopg2.errors.DeadlockDetected):
+            self.env.invalidate_all()
+            return 0
+        return len(orphans)
 
     # ------------------------------------------------------------------
     # reading reports (called by mail.thread's bounce methods)
@@ -312,16 +452,35 @@ class MailBounceEvent(models.Model):
                     raw = email_message.as_string().encode("utf-8", "replace")
                 except Exception:  # noqa: BLE001
                     raw = b""
+        if isinstance(raw, str):
+            raw = raw.encode("utf-8", "surrogateescape")
+        size = len(raw)
+        stored, cut = self._cut_report(raw)
         attachment = self.env["ir.attachment"].sudo().create({
-            "name": "delivery-report.eml", "raw": raw, "mimetype": "message/rfc822",
+            "name": "delivery-report.eml", "raw": stored, "mimetype": "message/rfc822",
             "res_model": self._name,
+            "description": self.env._(
+                "Cut: %(size)s bytes received, the first %(kept)s bytes kept.",
+                size=size, kept=len(stored)) if cut else False,
         }) if raw else self.env["ir.attachment"]
         return {
             "report_type": report.get("report_type"),
             "report_message_id": message_dict.get("message_id"),
             "report_from": message_dict.get("email_from"),
             "report_attachment_id": attachment.id,
+            "report_size": size,
+            "report_cut": cut,
         }
+
+    @api.model
+    def _cut_report(self, raw, limit=REPORT_STORE_MAX):
+        """(bytes to store, whether they were cut): ``raw`` whole up to ``limit`` bytes, else
+        its start, cut after the last complete line, so a stored report never exceeds it."""
+        if len(raw) <= limit:
+            return raw, False
+        head = raw[:limit]
+        end = head.rfind(b"\n")
+        return (head[:end + 1] if end >= limit // 2 else head), True
 
     def _link_report(self, common):
         if common.get("report_attachment_id") and self:

@@ -12,6 +12,7 @@ from . import test_dsn_tools
 from . import test_dsn_linear
 from . import test_verp_tools
 from . import test_bounce_flow
+from . import test_bounce_retention
 from . import test_bounce_mass_mailing
 # gateway guard
 from . import test_autoreply_tools
@@ -38,3 +39,4 @@ from . import test_screens
 from . import test_overview_servers
 from . import test_tours
 from . import test_i18n
+from . import test_screens_words  # TEMP-SCREENS-RUN

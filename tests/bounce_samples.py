@@ -143,3 +143,116 @@ def flufl_corpus():
         entry = expected.setdefault(name, (set(), temporary))
         entry[0].update(address.decode().lower() for address in addresses)
     return root / "tests" / "data", expected
+
+
+# --------------------------------------------------------------------------------------
+# Figures over a corpus (TestDsnPublicCorpus logs them; dev/bench_dsn.py prints them)
+# --------------------------------------------------------------------------------------
+
+def corpus_figures(cases, parse):
+    """Figures of ``parse`` (tools/dsn.parse_report) over ``cases``: (name, raw, expected
+    addresses, temporary) tuples, ``temporary`` in flufl.bounce's sense (the server keeps
+    trying) or None when the report names nobody.
+
+    An expected address read with the right class: for a permanent failure a final failure
+    (hard, or soft with Action failed: red envelope either way), for a temporary one
+    anything but hard (no bounce counter). Returns a dict: expected, found, extra,
+    class_right, and the details (missing, extras, wrong_class: {name: ...}).
+    """
+    figures = {"expected": 0, "found": 0, "extra": 0, "class_right": 0,
+               "missing": {}, "extras": {}, "wrong_class": {}, "reports": {}}
+    for name, raw, addresses, temporary in cases:
+        report = parse(raw)
+        figures["reports"][name] = report
+        found = {rcpt["email"]: rcpt for rcpt in report["recipients"] if rcpt.get("email")}
+        figures["expected"] += len(addresses)
+        figures["found"] += len(addresses & set(found))
+        if addresses - set(found):
+            figures["missing"][name] = sorted(addresses - set(found))
+        if set(found) - addresses:
+            figures["extras"][name] = sorted(set(found) - addresses)
+            figures["extra"] += len(set(found) - addresses)
+        for address in sorted(addresses & set(found)):
+            rcpt = found[address]
+            if temporary:
+                right = rcpt["kind"] != "hard"
+            else:
+                right = rcpt["kind"] == "hard" or bool(rcpt.get("failed"))
+            if right:
+                figures["class_right"] += 1
+            else:
+                figures["wrong_class"].setdefault(name, []).append(
+                    (address, rcpt["kind"], rcpt.get("action"), rcpt.get("status")))
+    return figures
+
+
+def figures_text(figures):
+    """``F/E expected addresses found, X extra, C/E class right``."""
+    return (f"{figures['found']}/{figures['expected']} expected addresses found, {figures['extra']} extra, "
+            f"{figures['class_right']}/{figures['expected']} class right")
+
+
+def flufl_cases():
+    """(cases for :func:`corpus_figures`, None) from flufl.bounce's corpus, or (None, why)."""
+    data, expected = flufl_corpus()
+    if data is None:
+        return None, expected
+    return [(name, (data / name).read_bytes(), addresses, temporary)
+            for name, (addresses, temporary) in sorted(expected.items())], None
+
+
+# Odoo's own delivery-report samples (addons/test_mail/data/test_mail_data.py), read at test
+# time, filled in as Odoo's tests fill them: {constant: (placeholders, expected addresses,
+# original Message-Ids)}. Every one is a final failure (Action failed, 5.x.x or no status).
+ODOO_RECIPIENT = "raoul.lost@grosbedon.test"
+ODOO_MSGID = "<odoo-original.42@mycompany.test>"
+ODOO_REPORTS = {
+    # Postfix, RFC 3464: Original- and Final-Recipient, 5.0.0
+    "MAIL_BOUNCE": (
+        {"email_from": ODOO_RECIPIENT, "to": "bounce@mycompany.test", "subject": "Undelivered Mail Returned to Sender",
+         "extra": ODOO_MSGID},
+        {ODOO_RECIPIENT}, [ODOO_MSGID]),
+    # Postfix with quoted-printable text/rfc822-headers (an Outlook address refused, 5.5.0)
+    "MAIL_BOUNCE_QP_RFC822_HEADERS": (
+        {"email_from": "MAILER-DAEMON@mailserver.odoo.com (Mail Delivery System)",
+         "email_to": "bounce@xxx.odoo.com", "delivered_to": "bounce@xxx.odoo.com"},
+        {"rdesfrdgtfdrfesd@outlook.com"},
+        ["<368396033905967.1673346177.695352554321289-openerp-11-sale.order@eupp00>"]),
+    # Mandrill: Original-Recipient only, no Status (5.7.1 in the Diagnostic-Code), no original
+    "MAIL_NO_FINAL_RECIPIENT": (
+        {"email_from": ODOO_RECIPIENT, "email_to": "catchall@mycompany.test"}, {ODOO_RECIPIENT}, []),
+    # Postfix without delivery-status part, naming nobody: only the quoted original's
+    # Message-Id ties it to the e-mail (and so to its recipient, through the notification)
+    "MAIL_EML_ATTACHMENT_BOUNCE_HEADERS": (
+        {"email_from": "MAILER-DAEMON@example.com (Mail Delivery System)",
+         "to": "test_bounce+82240-account.invoice-19177@mycompany.example.com", "msg_id": ODOO_MSGID},
+        set(), [ODOO_MSGID]),
+}
+
+
+class _Fill(dict):
+    def __missing__(self, key):
+        raise KeyError(f"placeholder {{{key}}} of an Odoo sample is not filled")
+
+
+def odoo_report_cases(module):
+    """(name, raw, expected addresses, temporary, Message-Ids) of the delivery reports of
+    Odoo's ``test_mail_data`` ``module``, plus MAIL_BOUNCE without its recipient fields (as
+    Odoo's test_message_process_bounce_missing_final_recipient sends it: the text names
+    the address)."""
+    cases = []
+    for name, (values, addresses, msg_ids) in ODOO_REPORTS.items():
+        raw = getattr(module, name).format_map(_Fill(values))
+        cases.append((name, raw.encode("utf-8"), addresses, None if not addresses else False, msg_ids))
+        if name == "MAIL_BOUNCE":
+            bare = raw.replace("Final-Recipient", "XX").replace("Original-Recipient", "XX")
+            cases.append(("MAIL_BOUNCE without Final-/Original-Recipient", bare.encode("utf-8"),
+                          addresses, False, msg_ids))
+    return cases
+
+
+def report_shaped(module):
+    """Names of the constants of ``module`` that look like delivery reports."""
+    return sorted(name for name, value in vars(module).items()
+                  if name.isupper() and isinstance(value, str)
+                  and ("multipart/report" in value.lower() or "mailer-daemon" in value.lower()))

@@ -6,6 +6,7 @@ from odoo.tests import tagged
 from odoo.tools import mute_logger
 
 from ..tools import verp
+from ..models.mail_bounce_event import REPORT_STORE_MAX
 from .bounce_samples import load_sample
 from .common import RealSmtpCase, real_smtp_sending
 
@@ -143,6 +144,31 @@ class TestBounceFlow(RealSmtpCase):
         self.assertIn("4.4.7", notif.failure_reason)
         self.assertEqual(self.ghost.message_bounce, 0)
         self.assertEqual(self.events(message).filtered(lambda e: e.email == GHOST).kind, "soft")
+
+    @mute_logger("odoo.addons.mail.models.mail_thread", "odoo.addons.mail_deliverability.models.mail_bounce_event")
+    def test_large_report_read_whole_stored_cut(self):
+        message = self.send_notification(self.ghost)
+        sent = self.sent_to(GHOST)
+        line = b"UXVhcnRlcmx5IGZpZ3VyZXMgYXR0YWNoZWQsIHNlZSB0aGUgc3VtbWFyeSBiZWxvdyBmb3IgZGV0YWls\r\n"
+        report = load_sample("dsn_multi_recipient.eml", recipient=GHOST, message_id=sent["message"]["Message-Id"],
+                             bounce_to=sent["mail_from"]).replace(
+            b"--=_lantern_7781--", b"--=_lantern_7781\r\nContent-Type: application/pdf\r\n"
+            b"Content-Transfer-Encoding: base64\r\n\r\n" + line * 12000 + b"--=_lantern_7781--")
+        self.assertGreater(len(report), 3 * REPORT_STORE_MAX)
+        self.process(report)
+        hard = self.events(message).filtered(lambda e: e.kind == "hard")
+        self.assertEqual(self.ghost.message_bounce, 1, "read and applied whole")
+        self.assertEqual((hard.report_size, hard.report_cut), (len(report), True))
+        stored = hard.report_attachment_id.raw
+        self.assertLessEqual(len(stored), REPORT_STORE_MAX)
+        self.assertTrue(report.startswith(stored))
+        # a report of ordinary size is stored whole, its size noted too
+        small = load_sample("dsn_delayed.eml", recipient=GHOST, message_id=sent["message"]["Message-Id"],
+                            bounce_to=sent["mail_from"])
+        self.process(small)
+        delay = self.events(message).filtered(lambda e: e.kind == "delay")
+        self.assertEqual((delay.report_size, delay.report_cut), (len(small), False))
+        self.assertEqual(delay.report_attachment_id.raw, small)
 
     # trust -------------------------------------------------------------------
 

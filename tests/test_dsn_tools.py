@@ -1,4 +1,6 @@
 import email
+import importlib
+import logging
 from email import policy
 
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -6,7 +8,13 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from odoo.tests import BaseCase, tagged
 
 from ..tools import dsn
-from .bounce_samples import flufl_corpus, load_sample, sample_names
+from .bounce_samples import (
+    ODOO_REPORTS, corpus_figures, figures_text, flufl_cases, load_sample, odoo_report_cases, report_shaped,
+    sample_names,
+)
+
+# The corpus figures: dev/test greps "CORPUS-FIGURES " lines of this logger and prints them.
+_corpus_logger = logging.getLogger("odoo.addons.mail_deliverability.corpus")
 
 
 @tagged("post_install", "-at_install")
@@ -205,35 +213,75 @@ class TestDsnTools(BaseCase):
 @tagged("post_install", "-at_install")
 class TestDsnPublicCorpus(BaseCase):
     """Mailman's flufl.bounce test reports (public, read from its source distribution at test
-    time: .run/cache, fetched with pip when missing, never copied here). Our reading must
-    name every address flufl.bounce's own tests expect, and never class a temporary one as
-    a hard bounce."""
+    time: .run/cache, fetched with pip when missing, never copied here) and the delivery
+    reports of Odoo's own test_mail data (imported from Odoo at test time). Our reading must
+    name every address their tests expect, and never class a temporary one as a hard bounce.
+    Each corpus logs one line ``CORPUS-FIGURES <corpus>: F/E expected addresses found, X
+    extra, C/E class right`` (logger odoo.addons.mail_deliverability.corpus, INFO), which
+    dev/test prints."""
+
+    # A permanent failure in flufl.bounce's table that we deliberately do not show red:
+    # Dovecot's quota rejection, sent as a read receipt whose disposition is "deleted" (RFC
+    # 8098), is a soft rejection, never a final failure (README "Bounces", read receipts).
+    KNOWN_WRONG_CLASS = {"simple_38.txt": [("userx@example.com", "soft", "deleted", "")]}
+    # An address the report names that flufl.bounce's table leaves out: the sample's
+    # Final-Recipient was obfuscated to "david...@gmail.com" when it was published; we read
+    # what the report says (consecutive dots are real in some providers' addresses).
+    KNOWN_EXTRA = {"simple_42.txt": ["david...@gmail.com"]}
 
     def test_flufl_bounce_samples(self):
-        data, expected = flufl_corpus()
-        if data is None:
-            self.skipTest(expected)
-        self.assertGreater(len(expected), 100)
-        missing = []
-        for name, (addresses, temporary) in sorted(expected.items()):
-            report = dsn.parse_report((data / name).read_bytes())
-            found = {rcpt["email"]: rcpt for rcpt in report["recipients"]}
-            if not addresses <= set(found):
-                missing.append(f"{name}: want {sorted(addresses)}, read {sorted(found)}")
-            for address in addresses & set(found):
-                if temporary:
-                    self.assertNotEqual(found[address]["kind"], "hard", name)
-        self.assertFalse(missing, "\n".join(missing))
+        cases, why = flufl_cases()
+        if cases is None:
+            self.skipTest(why)
+        self.assertGreater(len(cases), 100)
+        figures = corpus_figures(cases, dsn.parse_report)
+        _corpus_logger.info("CORPUS-FIGURES flufl.bounce corpus: %s", figures_text(figures))
+        self.assertFalse(figures["missing"], "\n".join(
+            f"{name}: want {want}, read {[r['email'] for r in figures['reports'][name]['recipients']]}"
+            for name, want in figures["missing"].items()))
+        temporary = {name for name, _raw, _addresses, temp in cases if temp}
+        for name, wrong in figures["wrong_class"].items():
+            self.assertNotIn(name, temporary, f"a temporary failure read as hard: {name} {wrong}")
+        self.assertEqual(figures["wrong_class"], self.KNOWN_WRONG_CLASS)
+        self.assertEqual(figures["extras"], self.KNOWN_EXTRA)
+        reports = figures["reports"]
         # the Original-Recipient is the address the list sent to (the Final one an alias)
-        report = dsn.parse_report((data / "dsn_04.txt").read_bytes())
-        self.assertEqual(report["recipients"][0]["email"], "userx@example.ch")
+        self.assertEqual(reports["dsn_04.txt"]["recipients"][0]["email"], "userx@example.ch")
         # Action failed with 4.4.7: a final failure, counted as soft
-        (rcpt,) = dsn.parse_report((data / "dsn_02.txt").read_bytes())["recipients"]
+        (rcpt,) = reports["dsn_02.txt"]["recipients"]
         self.assertEqual((rcpt["kind"], rcpt["status"], rcpt["failed"]), ("soft", "4.4.7", True))
         # "X-Mailer: Mailman v2.0.13" in the quoted original is no status
-        (rcpt,) = dsn.parse_report((data / "bounce_03.txt").read_bytes())["recipients"]
+        (rcpt,) = reports["bounce_03.txt"]["recipients"]
         self.assertEqual((rcpt["email"], rcpt["kind"]), ("userx@example.uk", "hard"))
         self.assertNotIn("2.0.13", rcpt["status"])
+
+    def test_odoo_test_mail_reports(self):
+        try:
+            module = importlib.import_module("odoo.addons.test_mail.data.test_mail_data")
+        except ImportError as exc:
+            self.skipTest(f"Odoo's test_mail is not in the addons path: {exc}")
+        # a report-shaped sample added to Odoo's data must get its expectations here
+        self.assertEqual(report_shaped(module), sorted(ODOO_REPORTS))
+        cases = odoo_report_cases(module)
+        figures = corpus_figures([case[:4] for case in cases], dsn.parse_report)
+        msg_ids = [(name, want, figures["reports"][name]["original_message_ids"])
+                   for name, _raw, _addresses, _temporary, want in cases if want]
+        found_ids = sum(1 for _name, want, read in msg_ids if set(want) <= set(read))
+        _corpus_logger.info(
+            "CORPUS-FIGURES odoo test_mail reports: %s, %s/%s original Message-Ids found (%s reports)",
+            figures_text(figures), found_ids, len(msg_ids), len(cases))
+        self.assertEqual((figures["missing"], figures["extras"], figures["wrong_class"]), ({}, {}, {}))
+        for name, raw, addresses, _temporary, want in cases:
+            with self.subTest(sample=name):
+                report = figures["reports"][name]
+                self.assertEqual(sorted((r["email"], r["kind"], r["failed"]) for r in report["recipients"]),
+                                 sorted((address, "hard", True) for address in addresses))
+                self.assertEqual(report["original_message_ids"][:len(want)], want)
+                self.assertIsNone(report["error"])
+        statuses = {name: [r["status"] for r in figures["reports"][name]["recipients"]] for name, *_rest in cases}
+        self.assertEqual(statuses["MAIL_BOUNCE"], ["5.0.0"])
+        self.assertEqual(statuses["MAIL_BOUNCE_QP_RFC822_HEADERS"], ["5.5.0"])
+        self.assertEqual(statuses["MAIL_NO_FINAL_RECIPIENT"], ["5.7.1"], "read from the Diagnostic-Code")
 
 
 _SAMPLES = [load_sample(name) for name in sample_names()]
