@@ -242,9 +242,9 @@ from .mail_notification import notification_route  # noqa: E402
 
 _queue_logger = logging.getLogger(__name__ + ".queue")
 QUEUE_CRON = "mail.ir_cron_mail_scheduler_action"
-# A claim only covers the instant between the claim's commit and the batch's row locks: a
-# live worker holds its rows locked until the batch commits, whatever the time. After this
-# long without a lock (the worker died), another worker takes the e-mails over.
+# A live worker holds the e-mails it claimed locked until its batch commits, whatever the
+# time; a worker that dies releases them with its connection. The claim's date is written with
+# the batch (what an administrator sees) and keeps e-mails a run left unsent apart meanwhile.
 CLAIM_MINUTES = 5
 # the queue looks at its time budget before each group of this many e-mails
 TIME_CHECK_EVERY = 50
@@ -446,23 +446,20 @@ class MailMailQueue(models.Model):
         if ids:
             domain.append(("id", "in", list(ids)))
         send_ids = []
-        if auto_commit:
+        if auto_commit and not ids:  # the scheduled run cleans up after stopped workers
             self._md_recover_handovers(now)
         for _try in range(3):
             if auto_commit:
                 self.env.cr.commit()  # a fresh snapshot for the claim
             try:
+                # the claimed rows stay locked by this live worker until the batch commits:
+                # no other worker or send takes them over, however long the batch takes
                 send_ids = self._md_claim_batch(domain, batch_size * 10 if ids else batch_size,
                                                 CLAIM_MINUTES, now)
                 break
             except psycopg2.errors.SerializationFailure:
                 # another worker claimed the same rows between our snapshot and our lock
                 self.env.cr.rollback()
-        if auto_commit:
-            self.env.cr.commit()
-            # held by this live worker until the batch commits: no other worker takes them
-            # over, however long the batch takes (the claim's expiry is for dead workers)
-            send_ids = self._md_hold(send_ids)
         if not send_ids:
             return None
         post_send_callback = None
@@ -489,6 +486,8 @@ class MailMailQueue(models.Model):
         try:
             res = self.browse(send_ids).with_context(md_queue=True, md_queue_batch=True).send(
                 auto_commit=False, post_send_callback=post_send_callback)
+            # deleted with the outcomes that allow it, in the same transaction
+            self._md_unlink_sent(state.pop("unlink_ids", None))
             if auto_commit:
                 self.env.cr.commit()
             committed = True
@@ -510,32 +509,17 @@ class MailMailQueue(models.Model):
             self.invalidate_model(["md_claim_until"])
             if auto_commit:
                 self.env.cr.commit()
-            committed = True
         finally:
             self._md_forget_run(state)
             state.pop("batch_ids", None)
             state.pop("handover", None)
             state.pop("deadline", None)
+            state.pop("unlink_ids", None)
             if log:
-                log.close(forget=committed)  # not committed (worker stopping): kept for recovery
-            unlink_ids = state.pop("unlink_ids", None)
-            if committed:  # never commit half a batch on the way out
-                self._md_unlink_sent(unlink_ids, auto_commit)
+                # a scheduled run removes its rows; an immediate send leaves them to the next
+                # scheduled run (one query less per e-mail sent as it is posted)
+                log.close(forget=committed and not ids)
         return res
-
-    @api.model
-    def _md_hold(self, mail_ids):
-        """Lock the claimed e-mails for the batch's transaction; the ones another transaction
-        locked meanwhile (a direct send) are left to it."""
-        for _try in range(2):
-            try:
-                rows = self._md_query(SQL(
-                    "SELECT id FROM mail_mail WHERE id = ANY(%s) AND state = 'outgoing' "
-                    "FOR NO KEY UPDATE SKIP LOCKED", list(mail_ids)))
-                return sorted(row[0] for row in rows)
-            except psycopg2.errors.SerializationFailure:
-                self.env.cr.rollback()  # changed since our snapshot began: look again
-        return []
 
     @api.model
     def _md_time_budget(self):
@@ -637,19 +621,11 @@ class MailMailQueue(models.Model):
         return True
 
     @api.model
-    def _md_unlink_sent(self, ids, auto_commit):
-        """Delete the batch's auto-delete e-mails; only those really done (an e-mail whose
-        outcome was rolled back is still in the queue and stays there)."""
-        if not ids:
-            return
-        try:
-            self.sudo().search([("id", "in", list(ids)), ("state", "!=", "outgoing")]).unlink()
-            if auto_commit:
-                self.env.cr.commit()
-        except Exception:
-            _queue_logger.exception("Deleting sent e-mails failed; the daily clean-up retries")
-            if auto_commit:
-                self.env.cr.rollback()
+    def _md_unlink_sent(self, ids):
+        """Delete the batch's auto-delete e-mails that are done (read from the cache: no
+        query), in the transaction that writes their outcome."""
+        if ids:
+            self.sudo().browse(sorted(ids)).filtered(lambda mail: mail.state != "outgoing").unlink()
 
     @api.autovacuum
     def _gc_md_sent_auto_delete(self):

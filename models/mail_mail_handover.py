@@ -62,10 +62,12 @@ class HandoverLog:
         self.cr.commit()
         self.pending = []
 
-    def close(self, forget):
-        """Close the log; ``forget``: the batch was committed, its hand-overs are not needed."""
+    def close(self, forget=False):
+        """Close the log; ``forget``: its batch committed, its rows are not needed. Rows kept
+        (an immediate send keeps its one query) are removed by the next scheduled run, or
+        turned into accepted recipients when their batch never committed."""
         try:
-            if forget and self.ids:
+            if forget and self.entries:
                 self.cr.execute(SQL("DELETE FROM mail_mail_handover WHERE mail_id = ANY(%s)",
                                     self.ids))
                 self.cr.commit()

@@ -203,9 +203,9 @@ class TestQueueOrder(QueueCase):
         Mail = type(self.Mail)
         original, deletions = Mail._md_unlink_sent, []
 
-        def record_deletion(model, ids, auto_commit):
+        def record_deletion(model, ids):
             deletions.append(set(ids or ()))
-            return original(model, ids, auto_commit)
+            return original(model, ids)
 
         with patch.object(Mail, "_md_unlink_sent", record_deletion):
             self.run_queue()
@@ -220,7 +220,7 @@ class TestQueueOrder(QueueCase):
         self.assertTrue(waiting.exists())
         self.assertEqual(waiting.state, "outgoing")
         # deleted ids whose outcome was rolled back stay: only e-mails done are deleted
-        self.Mail._md_unlink_sent(set(waiting.ids), False)
+        self.Mail._md_unlink_sent(set(waiting.ids))
         self.assertTrue(waiting.exists())
 
     def test_auto_delete_leftovers_cleaned_daily(self):
@@ -314,7 +314,7 @@ class TestQueueWorkers(RealSmtpCase):
     def test_worker_stopping_mid_batch_sends_nothing_twice(self):
         """The queue commits once per batch. A worker stops after the server accepted 2 of 5
         e-mails (its batch never commits): the hand-overs it logged keep those 2 from going
-        again; once its claim has expired, the next run marks them sent and sends the 3 others."""
+        again; the next run marks them sent and sends the 3 others."""
         smtp = self.start_smtp_server("stopping smtp")
         with self.registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
@@ -367,13 +367,8 @@ class TestQueueWorkers(RealSmtpCase):
                     run_worker()
                 self.assertEqual(len(smtp.messages), 2)
                 self.assertEqual(figures(), ({"outgoing": 5}, 2), "batch rolled back, 2 hand-overs logged")
-                # its claim still holds: nobody touches the batch
-                run_worker()
-                self.assertEqual(len(smtp.messages), 2)
-                # the claim expires: the hand-overs are marked sent, the rest is sent once
-                with self.registry.cursor() as cr:
-                    cr.execute("UPDATE mail_mail SET md_claim_until = now() AT TIME ZONE 'UTC' "
-                               "- interval '1 minute' WHERE id = ANY(%s)", [mail_ids])
+                # the stopped worker holds nothing any more (its locks went with it): the next
+                # run marks the 2 handed over sent and sends the 3 others, once
                 run_worker()
             subjects = [str(msg["message"]["Subject"]) for msg in smtp.messages]
             self.assertEqual(sorted(subjects), [f"md-stop-{idx}" for idx in range(5)])
