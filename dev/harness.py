@@ -82,13 +82,20 @@ DELIBERATE_DIFFERENCES = {
 # Modules of the test template database: what the tests above need, nothing more.
 TEST_MODULES = ["mail", "test_mail"]
 
-# A second run on a database with Email Marketing (test_mass_mailing): Odoo's mass-mailing
-# tests and the addon's tests tagged "md_mass" (they need mass_mailing installed).
+# A second run on a database with Email Marketing (test_mass_mailing) and the modules that
+# plug Gmail and Outlook into mail servers: Odoo's mass-mailing tests, Odoo's Outlook tests
+# (google_gmail ships none in 18.0), and the addon's tests tagged "md_mass" (they need
+# mass_mailing installed), so routing and fetching are known to work with OAuth servers too.
 MASS_TEST_TAGS = [
     "/test_mass_mailing:TestAutoBlacklist", "/test_mass_mailing:TestMassMailing",
-    "/test_mass_mailing:TestMassMailingServer",
+    "/test_mass_mailing:TestMassMailingServer", "/microsoft_outlook",
 ]
-MASS_MODULES = ["test_mass_mailing"]
+MASS_MODULES = ["test_mass_mailing", "google_gmail", "microsoft_outlook"]
+MASS_ONLY_TAGS = ("md_mass", "test_mass_mailing", "microsoft_outlook", "google_gmail")
+
+
+def is_mass_tag(tag):
+    return any(name in tag for name in MASS_ONLY_TAGS)
 
 OBTAIN_ODOO = (
     "Get Odoo 18.0 Community source, for instance:\n"
@@ -504,6 +511,12 @@ class FileLock:
         self.handle.close()
 
 
+def stock_template(odoo, modules=TEST_MODULES, label="mail"):
+    """Name of the template with ``modules`` and without the addon: the stock side."""
+    modules_hash = hashlib.sha256(",".join(sorted(modules)).encode()).hexdigest()[:6]
+    return f"mdtpl_{label}_{odoo_hash(odoo.path)}_{modules_hash}"
+
+
 def ensure_template(odoo, modules, label):
     """A database with `modules` and the addon installed, rebuilt only when an input changed.
 
@@ -516,7 +529,7 @@ def ensure_template(odoo, modules, label):
 
 
 def _ensure_template(odoo, modules, label):
-    base_name = f"mdtpl_{label}_{odoo_hash(odoo.path)}"
+    base_name = stock_template(odoo, modules, label)
     if not odoo.db_exists(base_name):
         say(f"Creating template {base_name} with {', '.join(modules)}")
         tmp = base_name + "_building"
@@ -602,7 +615,7 @@ def check_live_server(odoo, template, run_id):
     """Chatter posts and "Send Now" on a live server, stock and addon side by side: every
     e-mail reaches the SMTP server exactly once, no request fails, no serialization failure
     or deadlock is logged."""
-    stock = f"mdtpl_mail_{odoo_hash(odoo.path)}"
+    stock = stock_template(odoo)
     problems = []
     for label, database in (("stock", stock), ("addon", template)):
         figures, errors = live_send_check(odoo, database, run_id, label)
@@ -628,7 +641,7 @@ def check_differential(odoo, template, run_id):
     template (no addon) and on a copy of the addon's; every difference must be in the table
     `dev/differential/deliberate.py`, and every row of that table must still differ. Prints
     the run's one summary line ``stock-vs-addon: ...``."""
-    stock = f"mdtpl_mail_{odoo_hash(odoo.path)}"
+    stock = stock_template(odoo)
     names = {"stock": f"md_diff_stock_{run_id}", "addon": f"md_diff_addon_{run_id}"}
     odoo.copy_db(stock, names["stock"])
     odoo.copy_db(template, names["addon"])
@@ -734,7 +747,7 @@ def cmd_test(argv):
     if not only:
         ok, problems = check_fresh_install(odoo, run_id)
         check("install on a fresh database", ok, problems)
-    main_only = [t for t in only or [] if "md_mass" not in t and "test_mass_mailing" not in t]
+    main_only = [t for t in only or [] if not is_mass_tag(t)]
     if template and (not only or main_only):
         if not only:
             ok, problems = check_uninstall(odoo, template, run_id)
@@ -746,11 +759,11 @@ def cmd_test(argv):
         tags = (main_only + ["-md_mass"] if only else
                 [f"/{MODULE}", "-md_mass"] + ODOO_TEST_TAGS + [f"-{t}" for t in DELIBERATE_DIFFERENCES])
         run_and_count(template, tags, "main", "tests")
-    if not only or any("md_mass" in tag or "test_mass_mailing" in tag for tag in only):
+    if not only or any(is_mass_tag(tag) for tag in only):
         mass_template, problems = ensure_template(odoo, MASS_MODULES, "mass")
         check("install on a database with Email Marketing", mass_template is not None, problems)
         if mass_template:
-            tags = ([t for t in only if "md_mass" in t or "test_mass_mailing" in t] if only
+            tags = ([t for t in only if is_mass_tag(t)] if only
                     else ["md_mass"] + MASS_TEST_TAGS + [f"-{t}" for t in DELIBERATE_DIFFERENCES])
             run_and_count(mass_template, tags, "mass", "mass-mailing tests")
     if not only and DELIBERATE_DIFFERENCES:
@@ -846,7 +859,7 @@ def cmd_bench(argv):
     template, problems = ensure_template(odoo, TEST_MODULES, "mail")
     if not template:
         raise SetupError("The addon does not install:\n" + "\n".join(problems[:30]))
-    stock = f"mdtpl_mail_{odoo_hash(odoo.path)}"  # the same database without the addon
+    stock = stock_template(odoo)  # the same database without the addon
     if "--flaky" in argv:
         return bench_flaky(odoo, stock, template, 300 if quick else 3000)
     sink_file = STATE / "bench-sink.count"
