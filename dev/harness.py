@@ -916,6 +916,12 @@ def cmd_bench(argv):
     small, scale = rows[-2][2], rows[-1][2]
     if not wanted and small and scale and small["rate"]:
         print(f"\nScale (addon): {scale['rate'] / small['rate'] * 100:.0f}% of the small-database rate")
+    if not wanted:  # reading delivery reports: crafted (hostile) shapes against a normal one
+        result = subprocess.run([str(venv_python()), str(ROOT / "dev" / "bench_dsn.py")],
+                                capture_output=True, text=True, env=odoo.env())
+        lines = result.stdout.splitlines()
+        start = next((i for i, line in enumerate(lines) if line.startswith("Read time per MB")), None)
+        print("\n" + "\n".join(lines[start:] if start is not None else lines[-20:]))
     return 0
 
 
