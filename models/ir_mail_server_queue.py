@@ -163,7 +163,7 @@ class IrMailServer(models.Model):
     @api.model
     def _md_notes_committed_at_once(self):
         """A committing queue run writes its notes on a cursor of their own."""
-        return queue_state(self.env.cr).get("handover") is not None
+        return bool(queue_state(self.env.cr).get("committing"))
 
     def _md_record_error(self, server_id, reason):
         """Note the error on the failing server: on the failure path only, never blocking or

@@ -449,8 +449,9 @@ class MailMailQueue(models.Model):
         if auto_commit and not ids:  # the scheduled run cleans up after stopped workers
             self._md_recover_handovers(now)
         for _try in range(3):
-            if auto_commit:
-                self.env.cr.commit()  # a fresh snapshot for the claim
+            if auto_commit and (_try or not ids):
+                # a fresh snapshot for the claim (an immediate send's cursor has just begun)
+                self.env.cr.commit()
             try:
                 # the claimed rows stay locked by this live worker until the batch commits:
                 # no other worker or send takes them over, however long the batch takes
@@ -480,8 +481,11 @@ class MailMailQueue(models.Model):
         state["deadline"] = time.monotonic() + self._md_time_budget() \
             if auto_commit and not ids else None
         state["cut_by_time"] = False
+        state["committing"] = auto_commit  # notes on servers go on cursors of their own
         # one commit for the whole batch; meanwhile each hand-over is logged on its own cursor
-        log = state["handover"] = HandoverLog(self.env.registry) if auto_commit else None
+        # (a batch of one e-mail commits right after it: the log would add nothing)
+        log = state["handover"] = HandoverLog(self.env.registry) \
+            if auto_commit and len(send_ids) > 1 else None
         committed = False
         try:
             res = self.browse(send_ids).with_context(md_queue=True, md_queue_batch=True).send(
@@ -514,6 +518,7 @@ class MailMailQueue(models.Model):
             state.pop("batch_ids", None)
             state.pop("handover", None)
             state.pop("deadline", None)
+            state.pop("committing", None)
             state.pop("unlink_ids", None)
             if log:
                 # a scheduled run removes its rows; an immediate send leaves them to the next
