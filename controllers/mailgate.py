@@ -4,7 +4,6 @@ Answers 200 only once the message, or its quarantine entry, is committed: the ma
 deletes its copy on that answer alone.  Every other answer makes the command exit with a
 temporary failure, so the mail server keeps the message and retries.
 """
-import base64
 import logging
 import re
 
@@ -13,10 +12,8 @@ import psycopg2
 from odoo import SUPERUSER_ID, api, http
 from odoo.http import request
 
-from ..tools.mailgate import (
-    MAX_SIZE_PARAM, malformed_reason, max_size, normalize_envelope_recipient,
-    with_envelope_recipients,
-)
+from ..models.fetchmail_message_key import ClaimDeferred
+from ..tools.mailgate import normalize_envelope_recipient, with_envelope_recipients
 
 _logger = logging.getLogger(__name__)
 
@@ -40,9 +37,9 @@ class MailGateway(http.Controller):
     def mailgate(self, **_params):
         try:
             return self._mailgate_deliver()
-        except _TRANSIENT_DB_ERRORS as exc:
+        except (*_TRANSIENT_DB_ERRORS, ClaimDeferred) as exc:
             request.env.cr.rollback()
-            _logger.warning("MX gateway: database unavailable, asked the mail server to retry: %s", exc)
+            _logger.warning("MX gateway: database busy or unavailable, asked the mail server to retry: %r", exc)
             return _answer(503, "busy: database unavailable, retry later", **{"Retry-After": "60"})
 
     def _mailgate_deliver(self):
@@ -58,43 +55,33 @@ class MailGateway(http.Controller):
             _logger.warning("MX gateway: refused a delivery with the API key of user #%s, who is not "
                             "in the group Mail Gateway (MX delivery)", uid)
             return _answer(403, "refused: the key's user is not in the group Mail Gateway (MX delivery)")
-        try:
-            recipients = [normalize_envelope_recipient(value)
-                          for value in request.httprequest.args.getlist("recipient")]
-        except ValueError as exc:
-            return _answer(400, f"refused: {exc.args[0]}")
+        # an envelope recipient we cannot use is permanent (retrying changes nothing): the
+        # message is accepted into quarantine with the reason, never left to retry for days
+        recipients, envelope_errors = [], []
+        for value in request.httprequest.args.getlist("recipient"):
+            try:
+                recipients.append(normalize_envelope_recipient(value))
+            except ValueError as exc:
+                envelope_errors.append(str(exc.args[0]))
 
         raw = request.httprequest.get_data(cache=False)
-        limit = max_size(env["ir.config_parameter"].get_param(MAX_SIZE_PARAM))
-        if len(raw) > limit:
-            detail = env._("The message has %(size)s bytes; the MX gateway processes at most %(limit)s "
-                           "(system parameter %(param)s). Envelope recipients: %(rcpt)s.",
-                           size=len(raw), limit=limit, param=MAX_SIZE_PARAM,
-                           rcpt=", ".join(recipients) or "-")
-            return self._mailgate_quarantined(self._mailgate_quarantine(env, raw, "oversize", detail))
-        message = with_envelope_recipients(raw, recipients)
-        if reason := malformed_reason(message):
-            return self._mailgate_quarantined(self._mailgate_quarantine(env, message, "parse_error", str(reason)))
-        try:
-            with env.cr.savepoint():
-                thread_id = env["mail.thread"].message_process(False, message)
-        except _TRANSIENT_DB_ERRORS:
-            raise
-        except Exception as exc:  # noqa: BLE001 - kept in quarantine with the error, never lost
-            env.invalidate_all(flush=False)
-            reason = "unroutable" if isinstance(exc, ValueError) else "processing_error"
-            _logger.info("MX gateway: message quarantined (%s): %s", reason, exc)
-            return self._mailgate_quarantined(self._mailgate_quarantine(env, message, reason, str(exc)))
+        size = len(raw)
+        # mail.thread alone decides what becomes of the message: size limit, malformed
+        # message, duplicates per destination, quarantine reason, alias, model and company
+        result = env["mail.thread"]._gateway_receive(
+            with_envelope_recipients(raw, recipients), False, size=size,
+            envelope_error=" ".join(envelope_errors) or None)
         env.cr.commit()
-        _logger.info("MX gateway: message for %s processed (thread %s)", ", ".join(recipients) or "-", thread_id)
+        rcpt = ", ".join(recipients) or "-"
+        if result["outcome"] == "quarantined":
+            entry = result["entry"]
+            _logger.info("MX gateway: message for %s kept in quarantine #%s (%s)", rcpt, entry.id, entry.reason)
+            return _answer(200, f"ok: quarantined #{entry.id} ({entry.reason})")
+        if result["outcome"] == "duplicate":
+            where = ", ".join(result["destinations"]) or "this database"
+            _logger.info("MX gateway: message for %s already received for the same destination (%s): skipped",
+                         rcpt, where)
+            return _answer(200, f"ok: duplicate, already received for {where}")
+        thread_id = result["thread_id"]
+        _logger.info("MX gateway: message for %s processed (thread %s)", rcpt, thread_id)
         return _answer(200, f"ok: processed (thread {thread_id})" if thread_id else "ok: processed")
-
-    def _mailgate_quarantine(self, env, raw, reason, detail):
-        # the raw source goes to a Binary field: give it base64, as such fields expect
-        return env["mail.gateway.quarantine"]._quarantine(
-            raw, reason, detail, raw_message=base64.b64encode(raw))
-
-    def _mailgate_quarantined(self, entry):
-        entry.env.cr.commit()
-        _logger.info("MX gateway: message kept in quarantine #%s (%s)", entry.id, entry.reason)
-        return _answer(200, f"ok: quarantined #{entry.id} ({entry.reason})")

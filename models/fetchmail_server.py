@@ -1,19 +1,19 @@
-import base64
 import imaplib
 import logging
 import poplib
 import re
+import threading
 import time
 
 import psycopg2.errors
 
 from odoo import api, fields, models
+from odoo.addons.mail.models import fetchmail as stock_fetchmail
 from odoo.exceptions import UserError, ValidationError
 
-from .fetchmail_message_key import ClaimDeferred, ClaimLost
-from ..tools.fetchmail import (
-    FolderMissing, LoginFailed, connection_failure_cause, malformed_reason, message_headers, message_key,
-)
+from .fetchmail_message_key import ClaimDeferred
+from ..tools.fetchmail import FolderMissing, LoginFailed, connection_failure_cause
+from ..tools.mailgate import MAX_SIZE_PARAM, max_size
 
 _logger = logging.getLogger(__name__)
 
@@ -29,6 +29,9 @@ TRANSIENT_DB_ERRORS = (
 
 # what a message became: done ones are flagged / moved / deleted on the mail server
 DONE = ("processed", "duplicate", "quarantined")
+OUTCOMES = ("processed", "duplicate", "quarantined", "failed")
+_SIZE = re.compile(rb"RFC822\.SIZE (\d+)")
+_UID = re.compile(rb"UID (\d+)")
 
 
 def _quote_folder(name):
@@ -57,6 +60,10 @@ class FetchmailServer(models.Model):
                                       help="Messages processed since the server was created.")
     md_quarantined_count = fields.Integer("Messages quarantined", readonly=True, copy=False,
                                           help="Messages that could not be processed and were kept in the quarantine.")
+    md_duplicate_count = fields.Integer(
+        "Copies skipped", readonly=True, copy=False,
+        help="Copies of messages already received for the same destination (the same message in two "
+             "folders or mailboxes for the same alias or thread): done, without creating anything again.")
     md_failed_count = fields.Integer("Messages failed", readonly=True, copy=False,
                                      help="Messages that could be neither processed nor quarantined; they stay on "
                                           "the mail server and are tried again at the next fetch.")
@@ -94,10 +101,12 @@ class FetchmailServer(models.Model):
         """Open the network connection (no login) with the configured timeout."""
         self.ensure_one()
         timeout = self._md_param(PARAM_TIMEOUT, DEFAULT_TIMEOUT)
+        # the classes stock's fetchmail module uses (looked up there, as modules that extend it
+        # and their tests expect), opened with the configured timeout
         if self._get_connection_type() == "imap":
-            cls = imaplib.IMAP4_SSL if self.is_ssl else imaplib.IMAP4
+            cls = stock_fetchmail.IMAP4_SSL if self.is_ssl else stock_fetchmail.IMAP4
         else:
-            cls = poplib.POP3_SSL if self.is_ssl else poplib.POP3
+            cls = stock_fetchmail.POP3_SSL if self.is_ssl else stock_fetchmail.POP3
         return cls(self.server, int(self.port), timeout=timeout)
 
     def _md_login(self, connection):
@@ -161,12 +170,24 @@ class FetchmailServer(models.Model):
                         server._md_imap_select(connection, folder, readonly=True)
             except Exception as error:  # noqa: BLE001 - every cause is reported in words
                 _logger.info("Test of %s server %s failed.", server.server_type, server.name, exc_info=True)
-                raise UserError(str(connection_failure_cause(error, server.server, server.port))) from error
+                cause = str(connection_failure_cause(error, server.server, server.port))
+                server._md_note_test_failure(cause)
+                raise UserError(cause) from error
             finally:
                 if connection is not None:
                     server._md_close(connection)
             server.write({"state": "done", "md_last_error": False})
         return True
+
+    def _md_note_test_failure(self, cause):
+        """A failed Test & Confirm is kept in *Last error*: written on a cursor of its own, so
+        the error the user sees (which rolls the request back) does not erase it."""
+        self.ensure_one()
+        if getattr(threading.current_thread(), "testing", False):
+            self.md_last_error = cause  # tests: one transaction, nothing to commit
+            return
+        with self.env.registry.cursor() as cr:
+            self.with_env(self.env(cr=cr)).write({"md_last_error": cause})
 
     # -- cron entry points ---------------------------------------------------------------------
 
@@ -210,7 +231,7 @@ class FetchmailServer(models.Model):
     def _md_fetch(self, deadline):
         """Fetch one server; returns the error text of a run that stopped early, else False."""
         self.ensure_one()
-        stats = {"processed": 0, "quarantined": 0, "failed": 0}
+        stats = dict.fromkeys(OUTCOMES, 0)
         totals = dict(stats)
         stats["_totals"] = totals
         _logger.info("Fetching %s server %s.", self.server_type, self.name)
@@ -230,8 +251,9 @@ class FetchmailServer(models.Model):
                 self._md_close(holder["connection"])
         self._md_write_stats(stats, error=error, final=True)
         self._md_commit()
-        _logger.info("Fetched %s server %s: %d processed, %d quarantined, %d failed.", self.server_type,
-                     self.name, totals["processed"], totals["quarantined"], totals["failed"])
+        _logger.info("Fetched %s server %s: %d processed, %d quarantined, %d copies skipped, %d failed.",
+                     self.server_type, self.name, totals["processed"], totals["quarantined"],
+                     totals["duplicate"], totals["failed"])
         return error
 
     def _md_write_stats(self, stats, error=False, final=False):
@@ -240,64 +262,46 @@ class FetchmailServer(models.Model):
             "md_fetched_count": self.md_fetched_count + stats["processed"],
             "md_quarantined_count": self.md_quarantined_count + stats["quarantined"],
             "md_failed_count": self.md_failed_count + stats["failed"],
+            "md_duplicate_count": self.md_duplicate_count + stats["duplicate"],
         }
         if final:
             vals["date"] = fields.Datetime.now()
             vals["md_last_error"] = error or False
         # the context keeps stock's write() from toggling the cron at every batch
         self.with_context(fetchmail_cron_running=True).write(vals)
-        for name in ("processed", "quarantined", "failed"):
+        for name in OUTCOMES:
             stats["_totals"][name] += stats[name]
             stats[name] = 0
 
     # -- one message -----------------------------------------------------------------------------
 
-    def _md_process_message(self, raw):
+    def _md_process_message(self, raw, size=None):
         """Process ``raw`` once: returns "processed", "duplicate", "quarantined" or "failed".
 
-        Processing runs in a savepoint, so a failure leaves nothing behind but the
-        quarantined message. The Message-Id key is claimed in the same savepoint.
+        ``mail.thread._gateway_receive`` decides everything (size limit, malformed message,
+        duplicates per destination, quarantine reason, alias, model and company); this only
+        says what becomes of the message on the mail server.  ``raw`` is the header section
+        alone when the message is over the size limit (``size``: its size on the server).
+        "failed": neither processed nor quarantined (another worker was in the way, or even
+        the quarantine failed): left on the mail server for the next run.
         """
         self.ensure_one()
-        Key = self.env["fetchmail.message.key"]
-        headers = message_headers(raw)
-        key = message_key(raw, headers)
-        detail = malformed_reason(raw, headers)
-        reason, detail = "parse_error", detail and str(detail)
-        if not detail:
-            try:
-                with self.env.cr.savepoint():
-                    Key._claim(key, self.id, "processed")
-                    self.env["mail.thread"].with_context(
-                        fetchmail_cron_running=True, default_fetchmail_server_id=self.id,
-                    ).message_process(
-                        self.object_id.model, raw, save_original=self.original, strip_attachments=not self.attach)
-                return "processed"
-            except ClaimLost:
-                return "duplicate"
-            except (ClaimDeferred, *TRANSIENT_DB_ERRORS):
-                # another worker's transaction was in the way: not the message's fault, retry later
-                _logger.info("Message %s from server %s deferred.", key, self.name, exc_info=True)
-                return "failed"
-            except Exception as exc:  # noqa: BLE001 - any failure sends the message to the quarantine
-                _logger.info("Message %s from server %s failed; quarantined.", key, self.name, exc_info=True)
-                reason, detail = "processing_error", f"{type(exc).__name__}: {exc}"
         try:
-            with self.env.cr.savepoint():
-                Key._claim(key, self.id, "quarantined")
-                # raw_message given encoded (a Binary field takes base64); the Message-Id is the
-                # key the same message is recognised by when it comes again
-                extra = {"message_id": key} if not key.startswith("sha256:") else {}
-                self.env["mail.gateway.quarantine"]._quarantine(
-                    raw, reason, detail, fetchmail_server_id=self.id, raw_message=base64.b64encode(raw), **extra)
-            return "quarantined"
-        except ClaimLost:
-            return "duplicate"
+            result = self.env["mail.thread"].with_context(
+                fetchmail_cron_running=True, default_fetchmail_server_id=self.id,
+            )._gateway_receive(raw, self.object_id.model or None, save_original=self.original,
+                               strip_attachments=not self.attach, size=size)
         except (ClaimDeferred, *TRANSIENT_DB_ERRORS):
+            # another worker's transaction was in the way: not the message's fault, retry later
+            _logger.info("A message from server %s deferred.", self.name, exc_info=True)
             return "failed"
         except Exception:  # noqa: BLE001 - left on the mail server for the next run
-            _logger.exception("Message %s from server %s could not be quarantined.", key, self.name)
+            _logger.exception("A message from server %s could be neither processed nor quarantined.", self.name)
             return "failed"
+        return result["outcome"]
+
+    def _md_max_size(self):
+        return max_size(self.env["ir.config_parameter"].sudo().get_param(MAX_SIZE_PARAM))
 
     # -- IMAP ------------------------------------------------------------------------------------
 
@@ -338,10 +342,9 @@ class FetchmailServer(models.Model):
                     return
                 chunk, todo = todo[:batch_size], todo[batch_size:]
                 done, contiguous = [], True
-                for uid, raw in self._md_imap_fetch_chunk(connection, chunk):
-                    outcome = self._md_process_message(raw) if raw is not None else "failed"
-                    if outcome != "duplicate":
-                        stats[outcome] += 1
+                for uid, raw, size in self._md_imap_fetch_chunk(connection, chunk):
+                    outcome = self._md_process_message(raw, size) if raw is not None else "failed"
+                    stats[outcome] += 1
                     if outcome in DONE:
                         done.append(uid)
                         if contiguous:
@@ -357,18 +360,38 @@ class FetchmailServer(models.Model):
                     return
 
     def _md_imap_fetch_chunk(self, connection, uids):
-        """Yield (uid, raw bytes) for ``uids`` with one UID FETCH; missing ones yield None."""
-        typ, data = connection.uid("FETCH", ",".join(map(str, uids)), "(UID BODY.PEEK[])")
+        """Yield (uid, raw bytes, size) for ``uids``; a missing message yields raw None.
+
+        Sizes first (RFC822.SIZE, one UID FETCH): a message over the size limit is fetched by
+        its header section only (BODY.PEEK[HEADER]) and never read whole; the others whole
+        (BODY.PEEK[]), one UID FETCH each kind.
+        """
+        typ, data = connection.uid("FETCH", ",".join(map(str, uids)), "(UID RFC822.SIZE)")
         if typ != "OK":
             raise imaplib.IMAP4.error(f"FETCH failed: {data}")
-        found = {}
+        sizes = {}
         for item in data:
-            if isinstance(item, tuple):
-                match = re.search(rb"UID (\d+)", item[0])
-                if match:
-                    found[int(match.group(1))] = item[1]
+            line = item[0] if isinstance(item, tuple) else item
+            uid, size = _UID.search(line or b""), _SIZE.search(line or b"")
+            if uid and size:
+                sizes[int(uid.group(1))] = int(size.group(1))
+        limit = self._md_max_size()
+        over = [uid for uid in uids if sizes.get(uid, 0) > limit]
+        whole = [uid for uid in uids if uid in sizes and uid not in over]
+        found = {}
+        for part, wanted in (("BODY.PEEK[]", whole), ("BODY.PEEK[HEADER]", over)):
+            if not wanted:
+                continue
+            typ, data = connection.uid("FETCH", ",".join(map(str, wanted)), f"(UID {part})")
+            if typ != "OK":
+                raise imaplib.IMAP4.error(f"FETCH failed: {data}")
+            for item in data:
+                if isinstance(item, tuple):
+                    match = _UID.search(item[0])
+                    if match:
+                        found[int(match.group(1))] = item[1]
         for uid in uids:
-            yield uid, found.get(uid)
+            yield uid, found.get(uid), sizes.get(uid)
 
     def _md_imap_finish(self, connection, uids, capabilities):
         """Flag done messages as read, or move them to the chosen folder."""
@@ -401,7 +424,9 @@ class FetchmailServer(models.Model):
         while True:
             connection = holder["connection"]
             listing = [line.decode().split() for line in connection.uidl()[1]]
+            sizes = dict(line.decode().split()[:2] for line in connection.list()[1])
             todo = [(int(num), uidl) for num, uidl in listing if uidl not in skipped][:batch_size]
+            limit = self._md_max_size()
             if not todo:
                 return
             if time.monotonic() > deadline:
@@ -409,10 +434,12 @@ class FetchmailServer(models.Model):
                 return
             done = []
             for num, uidl in todo:
-                raw = b"\r\n".join(connection.retr(num)[1]) + b"\r\n"
-                outcome = self._md_process_message(raw)
-                if outcome != "duplicate":
-                    stats[outcome] += 1
+                size = int(sizes.get(str(num)) or 0)
+                # over the size limit: the header section only (TOP n 0), never the whole message
+                lines = connection.top(num, 0)[1] if size > limit else connection.retr(num)[1]
+                raw = b"\r\n".join(lines) + b"\r\n"
+                outcome = self._md_process_message(raw, size if size > limit else None)
+                stats[outcome] += 1
                 if outcome in DONE:
                     done.append(num)
                 else:

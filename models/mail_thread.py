@@ -112,34 +112,67 @@ class MailThread(models.AbstractModel):
             refusals.append((reason, detail, values))
 
     @models.api.model
-    def _gateway_hold(self, raw, reason, detail, **values):
-        """Keep ``raw`` in quarantine (once: the same message failing again is not doubled).
+    def _gateway_hold(self, raw, reason, detail, duplicate_if=None, **values):
+        """Keep ``raw`` in quarantine, once per message and destination; return the entry.
 
-        Called after the failed step's savepoint was rolled back, in the caller's
-        transaction: the fetchmail cron commits after each message, errors included; a
-        caller that rolls back (the mailgate script) leaves the message with its MTA.
+        The one place where the gateway decides a quarantine entry's alias, target model and
+        company, whatever the entrance (direct call, incoming server, MX gateway).  A held
+        message claims ``held:<reason>:<alias or model>`` in ``fetchmail.message.key``: a copy
+        already held (or a message stock ignores: a known Message-Id) raises ClaimLost and is
+        skipped as a duplicate.  ``duplicate_if``: destinations (or True: any destination)
+        that make the message a copy of one already received, skipped rather than held.
         """
-        if release_id := self.env.context.get("mail_gateway_release_id"):
+        from .fetchmail_message_key import ClaimLost  # noqa: PLC0415
+        from ..tools.fetchmail import message_key  # noqa: PLC0415
+        Quarantine = self.env["mail.gateway.quarantine"].sudo()
+        release_id = self.env.context.get("mail_gateway_release_id")
+        if release_id:
             detail = f"{detail or ''}\n(held again while releasing quarantine entry {release_id})".strip()
         values = {key: value for key, value in values.items() if value}
         if bypass := self._gateway_bypass():
             values.setdefault("bypassed_checks", ",".join(sorted(bypass)))
-        if fetchmail_server_id := self.env.context.get("default_fetchmail_server_id"):
-            values.setdefault("fetchmail_server_id", fetchmail_server_id)
-        if values.get("alias_id") and "company_id" not in values:
-            # multi-company: the entry belongs to the company of the alias's domain when it has one
-            companies = self.env["mail.alias"].sudo().browse(values["alias_id"]).alias_domain_id.company_ids
-            if len(companies) == 1:
-                values["company_id"] = companies.id
+        server_id = self.env.context.get("default_fetchmail_server_id")
+        if server_id:
+            values.setdefault("fetchmail_server_id", server_id)
+        if "company_id" not in values and (company := self._gateway_hold_company(raw, values.get("alias_id"))):
+            values["company_id"] = company.id
+        if not release_id:
+            key = message_key(raw)
+            target = values.get("alias_id") or values.get("model") or ""
+            _known, before, fresh = self.env["fetchmail.message.key"]._claim_destinations(
+                key, Quarantine._quarantine_headers(raw).get("message_id"), [f"held:{reason}:{target}"],
+                server_id, "quarantined")
+            received = {destination for destination in before if not destination.startswith("held:")}
+            if not fresh or (duplicate_if is True and received) or (
+                    duplicate_if and duplicate_if is not True and set(duplicate_if) <= before):
+                self._gateway_logger.info("Gateway: %s already received or held (%s): skipped", key,
+                                          ", ".join(sorted(before)) or "known Message-Id")
+                raise ClaimLost(key)
         self._gateway_logger.info("Gateway: message held in quarantine (%s): %s", reason, detail)
-        Quarantine = self.env["mail.gateway.quarantine"].sudo()
-        if reason in ("parse_error", "processing_error", "unroutable", "domain_not_allowed"):
-            message_id = Quarantine._quarantine_headers(raw).get("message_id")
-            existing = message_id and Quarantine.search([
-                ("message_id", "=", message_id), ("reason", "=", reason), ("state", "=", "held")], limit=1)
-            if existing:
-                return existing
         return Quarantine._quarantine(raw, reason, detail, **values)
+
+    @models.api.model
+    def _gateway_hold_company(self, raw, alias_id=None):
+        """Company of a held message: the company of its alias's domain, else of the alias
+        domain its envelope recipient (Delivered-To) or To/Cc addresses are on, when that
+        domain belongs to one company only."""
+        from email.parser import BytesHeaderParser  # noqa: PLC0415
+        from email import policy  # noqa: PLC0415
+        from email.utils import getaddresses  # noqa: PLC0415
+        AliasDomain = self.env["mail.alias.domain"].sudo()
+        if alias_id:
+            domains = self.env["mail.alias"].sudo().browse(alias_id).alias_domain_id
+        else:
+            try:
+                headers = BytesHeaderParser(policy=policy.compat32).parsebytes(raw)
+                addresses = getaddresses([str(value) for name in ("Delivered-To", "To", "Cc")
+                                          for value in headers.get_all(name, [])])
+            except Exception:  # noqa: BLE001 - an unreadable message belongs to no company
+                return self.env["res.company"]
+            names = {address.rpartition("@")[2].strip().lower() for _name, address in addresses if "@" in address}
+            domains = AliasDomain.search([("name", "in", list(names))]) if names else AliasDomain
+        companies = domains.company_ids
+        return companies if len(companies) == 1 else self.env["res.company"]
 
     @models.api.model
     def _gateway_catchall_emails(self):
@@ -182,13 +215,8 @@ class MailThread(models.AbstractModel):
                         save_original=False, strip_attachments=False, thread_id=None):
         """Receive one e-mail; every message the gateway refuses is kept in quarantine.
 
-        Order: parse, known Message-Id, reply to a loop notice, catchall duplicate, route
-        (automatic mail of any kind, mailing lists, null senders and senders asking for no
-        auto-reply never trigger an answer), auto-reply policy (RFC 3834: an automatic reply
-        creates nothing; ``auto-generated`` mail is processed but never answered), loop
-        limit, then stock processing.  Unroutable messages and errors are quarantined and the
-        error is raised as stock does.  All steps share one savepoint: a failure leaves
-        nothing half-done but the quarantined message.
+        The direct entrance of :meth:`_gateway_receive` (incoming servers and the MX gateway
+        use it too): errors are raised as stock does, after the message was quarantined.
         """
         import xmlrpc.client  # noqa: PLC0415
 
@@ -196,25 +224,109 @@ class MailThread(models.AbstractModel):
             message = bytes(message.data)
         if isinstance(message, str):
             message = message.encode("utf-8")
-        raw = bytes(message)
-        progress = {"step": "parse", "msg_dict": None, "target": {}}
+        result = self._gateway_receive(
+            bytes(message), model, custom_values=custom_values, save_original=save_original,
+            strip_attachments=strip_attachments, thread_id=thread_id)
+        if result["error"] is not None:
+            raise result["error"]
+        return result["thread_id"]
+
+    @models.api.model
+    def _gateway_receive(self, raw, model=None, custom_values=None, save_original=False,
+                         strip_attachments=False, thread_id=None, size=None, envelope_error=None):
+        """The gateway's one path for an incoming message, whatever its entrance.
+
+        Returns a dict: ``outcome`` ("processed", "duplicate" or "quarantined"), ``thread_id``,
+        ``entry`` (the quarantine entry, when one was made), ``error`` (the exception of a
+        failed step, already quarantined: ``message_process`` raises it, as stock does) and
+        ``destinations`` (where a duplicate had already gone).
+
+        ``size``: the message's size when ``raw`` holds only its header section (an incoming
+        server does not download an oversize message).  ``envelope_error``: why the envelope
+        recipient the MX gateway was given cannot be used.  Both quarantine the message, as do
+        a message over ``mail_deliverability.mailgate_max_size`` and a malformed one (one rule:
+        ``tools.mailgate.malformed_reason``).  Errors a retry can overcome (serialization
+        failures, deadlocks, a concurrent worker holding part of the message) are raised
+        without quarantine: the caller leaves the message where it is and tries again.
+
+        Order: size, envelope, malformed; then in one savepoint: parse, reply to a loop notice,
+        catchall duplicate, route, destinations (the message already received for all of
+        them, or a Message-Id stock ignores: skipped as a duplicate, routing rolled back),
+        auto-reply policy (RFC 3834), loop limit, stock processing.
+        """
+        import psycopg2  # noqa: PLC0415
+        from ..tools import mailgate  # noqa: PLC0415
+        from .fetchmail_message_key import ClaimDeferred, ClaimLost  # noqa: PLC0415
+
+        result = {"outcome": "processed", "thread_id": False, "entry": None, "error": None,
+                  "destinations": ()}
+        bypass = self._gateway_bypass()
+        size = len(raw) if size is None else size
+        refusal = None
+        if "oversize" not in bypass:
+            limit = mailgate.max_size(self.env["ir.config_parameter"].sudo().get_param(mailgate.MAX_SIZE_PARAM))
+            if size > limit:
+                kept = self.env._(
+                    "Only its header section was fetched and is kept here; the whole message stays "
+                    "with the mail server.") if len(raw) < size else ""
+                refusal = ("oversize", self.env._(
+                    "The message has %(size)s bytes; incoming mail is processed up to %(limit)s bytes "
+                    "(system parameter %(param)s).", size=size, limit=limit,
+                    param=mailgate.MAX_SIZE_PARAM) + (" " + kept if kept else ""))
+        if not refusal and envelope_error and "envelope_invalid" not in bypass:
+            refusal = ("envelope_invalid", str(envelope_error))
+        if not refusal and "parse_error" not in bypass and (malformed := mailgate.malformed_reason(raw)):
+            refusal = ("parse_error", str(malformed))
+        if refusal:
+            try:
+                with self.env.cr.savepoint():
+                    result.update(outcome="quarantined", entry=self._gateway_hold(raw, *refusal))
+            except ClaimLost:
+                result["outcome"] = "duplicate"
+            return result
+
+        progress = {"step": "parse", "msg_dict": None, "target": {}, "result": result}
         try:
             with self.env.cr.savepoint():
-                return self._gateway_process(raw, progress, model, custom_values, save_original,
-                                             strip_attachments, thread_id)
-        except Exception as exc:
-            self._gateway_hold_failure(raw, progress, exc)
-            raise
+                result["thread_id"] = self._gateway_process(
+                    raw, progress, model, custom_values, save_original, strip_attachments, thread_id)
+        except ClaimLost:
+            result.update(outcome="duplicate", thread_id=False, entry=None)
+            return result
+        except (ClaimDeferred, psycopg2.errors.SerializationFailure, psycopg2.errors.DeadlockDetected,
+                psycopg2.errors.LockNotAvailable):
+            raise  # not the message's fault: the caller retries it later
+        except Exception as exc:  # noqa: BLE001 - every other failure is the message's: quarantined
+            result.update(thread_id=False, error=exc)
+            try:
+                with self.env.cr.savepoint():
+                    result.update(outcome="quarantined", entry=self._gateway_hold_failure(raw, progress, exc))
+            except ClaimLost:  # failing again, or a message stock ignores: nothing more to say
+                result.update(outcome="duplicate", entry=None, error=None)
+        return result
 
     @models.api.model
     def _gateway_hold_failure(self, raw, progress, exc):
         """Quarantine ``raw`` with the reason of the step that failed (savepoint rolled back)."""
         if progress["step"] == "route" and isinstance(exc, ValueError):
             reason, values = self._gateway_unroutable_reason(progress["msg_dict"])
-            self._gateway_hold(raw, reason, values.pop("detail", None) or str(exc), **values)
-            return
+            return self._gateway_hold(raw, reason, values.pop("detail", None) or str(exc), **values)
         reason = "parse_error" if progress["step"] == "parse" else "processing_error"
-        self._gateway_hold(raw, reason, repr(exc), **progress["target"])
+        return self._gateway_hold(raw, reason, repr(exc), **progress["target"])
+
+    @models.api.model
+    def _gateway_held(self, progress, raw, reason, detail, **values):
+        """Hold ``raw`` from inside the processing savepoint; the message ends there."""
+        progress["result"].update(outcome="quarantined", entry=self._gateway_hold(raw, reason, detail, **values))
+        return False
+
+    @models.api.model
+    def _gateway_destination(self, route):
+        """Where a route delivers: a record (its thread), else the alias, else the model."""
+        model, thread_id, _cv, _uid, alias = route
+        if thread_id:
+            return f"{model},{thread_id}"
+        return f"alias:{alias.id}" if alias else f"{model},new"
 
     @models.api.model
     def _gateway_process(self, raw, progress, model, custom_values, save_original,
@@ -233,17 +345,9 @@ class MailThread(models.AbstractModel):
         if strip_attachments:
             msg_dict.pop("attachments", None)
 
-        message_id = msg_dict.get("message_id")
-        if message_id and self.env["mail.message"].sudo().search_count(
-                [("message_id", "=", message_id)], limit=1):
-            self._gateway_logger.info(
-                "Ignored mail from %s to %s with Message-Id %s: already received",
-                msg_dict.get("email_from"), msg_dict.get("to"), message_id)
-            return False
-
         if "loop" not in bypass and self._detect_loop_headers(msg_dict):
-            self._gateway_hold(raw, "loop", "Reply to one of our loop notices.")
-            return False
+            return self._gateway_held(progress, raw, "loop", "Reply to one of our loop notices.",
+                                      duplicate_if=True)
 
         # RFC 3834: an automatic reply never creates a record (below); other automatic mail
         # (Auto-Submitted: auto-generated...) is processed, but nothing automatic is ever
@@ -263,9 +367,10 @@ class MailThread(models.AbstractModel):
                 msg_dict.get("subject"), msg_dict.get("body"))
             if "duplicate" not in bypass and self.env["mail.gateway.receipt"]._duplicate_since(
                     fingerprint, self._gateway_window_start()):
-                self._gateway_hold(raw, "duplicate", "Same sender, subject and body already "
-                                   "received on the catchall address within the loop window.")
-                return False
+                # a copy of the very message already received is skipped, not held
+                return self._gateway_held(progress, raw, "duplicate", "Same sender, subject and body already "
+                                          "received on the catchall address within the loop window.",
+                                          duplicate_if=True)
 
         refusals = gateway.Refusals()
         router = self.with_context(
@@ -278,8 +383,19 @@ class MailThread(models.AbstractModel):
         if not routes:
             if refusals:
                 reason, detail, values = refusals[0]
-                self._gateway_hold(raw, reason, detail, **values)
+                return self._gateway_held(progress, raw, reason, detail, **values)
+            # a delivery report: mail.bounce.event acts once per report and address, and the
+            # same report read again once the e-mail it quotes is known still counts; only a
+            # Message-Id stock ignores is skipped (what routing did is rolled back)
+            self._gateway_claim(progress, raw, msg_dict, [])
             return False
+
+        # Duplicates are judged per destination: the same message Bcc'd to two aliases (two
+        # envelope recipients, two mailboxes) goes to both; the same message for the same
+        # destination is skipped (what routing did for it is rolled back with the savepoint).
+        destinations = {self._gateway_destination(route) for route in routes}
+        fresh = self._gateway_claim(progress, raw, msg_dict, destinations)
+        routes = [route for route in routes if self._gateway_destination(route) in fresh]
 
         first_model, first_thread, _cv, _uid, first_alias = routes[0]
         target = {"alias_id": first_alias.id if first_alias else False,
@@ -288,8 +404,8 @@ class MailThread(models.AbstractModel):
             # RFC 3834: never create a record for an automatic reply; on a thread, a quiet note
             kept = [route for route in routes if route[1]]
             if not kept:
-                self._gateway_hold(raw, "autoreply", f"Automatic reply ({marker}) to an alias.", **target)
-                return False
+                return self._gateway_held(progress, raw, "autoreply", f"Automatic reply ({marker}) to an alias.",
+                                          **target)
             routes = kept
             msg_dict["is_internal"] = True
             msg_dict.pop("parent_id", None)
@@ -297,7 +413,7 @@ class MailThread(models.AbstractModel):
         if "loop" not in bypass:
             limit = self._detect_loop_sender(email_message, msg_dict, routes)
             if limit:
-                self._gateway_hold(raw, "loop", limit["detail"], **dict(target, **limit["values"]))
+                self._gateway_held(progress, raw, "loop", limit["detail"], **dict(target, **limit["values"]))
                 if not silent:
                     self._gateway_send_loop_notice(email_message, msg_dict)
                 return False
@@ -309,6 +425,35 @@ class MailThread(models.AbstractModel):
         result = processor._message_route_process(email_message, msg_dict, routes)
         self._gateway_record_receipt(msg_dict, routes, fingerprint)
         return result
+
+    @models.api.model
+    def _gateway_claim(self, progress, raw, msg_dict, destinations):
+        """Claim ``destinations`` for this message; return those not received before.
+
+        One statement (``fetchmail.message.key._claim_destinations``), in place of stock's
+        Message-Id query.  Raises ClaimLost (the savepoint rolls back what routing did) when
+        every destination already had the message, or when stock would ignore it (a known
+        Message-Id without any destination recorded: our own mail coming back); a concurrent
+        worker delivering it to the same destination makes this one wait, then skip it.
+        While an administrator releases a held message, its destinations are all fresh.
+        """
+        from .fetchmail_message_key import ClaimLost  # noqa: PLC0415
+        from ..tools.fetchmail import message_key  # noqa: PLC0415
+        key = message_key(raw)
+        known, before, fresh = self.env["fetchmail.message.key"]._claim_destinations(
+            key, msg_dict.get("message_id"), destinations,
+            self.env.context.get("default_fetchmail_server_id"), "processed")
+        if self.env.context.get("mail_gateway_release_id"):
+            return set(destinations)
+        if not fresh and (destinations or "" in before or (known and not before)):
+            done = tuple(sorted(filter(None, before)))
+            self._gateway_logger.info(
+                "Ignored mail from %s to %s with Message-Id %s: already received for %s",
+                msg_dict.get("email_from"), msg_dict.get("to"), msg_dict.get("message_id"),
+                ", ".join(done) or "this database")
+            progress["result"].update(destinations=done)
+            raise ClaimLost(key)
+        return fresh
 
     @models.api.model
     def _gateway_record_receipt(self, msg_dict, routes, fingerprint):

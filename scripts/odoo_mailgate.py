@@ -10,7 +10,9 @@ Bcc'd and mailing-list messages to the right alias.  Python 3 standard library o
 Exit status (sysexits, as mail servers read them):
 
 * 0  -- the database committed the message, or kept it in its quarantine (malformed,
-  oversize or unroutable messages are kept there, never dropped);
+  oversize or unroutable messages, and messages for an envelope recipient Odoo cannot use,
+  are kept there, never dropped: these are permanent conditions, retrying changes nothing),
+  or already had it for the same destination;
 * 75 (EX_TEMPFAIL) -- anything else: Odoo unreachable, busy, timing out or answering 5xx,
   and also refused credentials (401/403) and configuration mistakes.  sysexits would call
   refused credentials permanent (77, EX_NOPERM), but a permanent status makes the mail
@@ -126,7 +128,9 @@ def database_cookie(settings):
 
 def deliver(raw, recipients, settings):
     """Post the message; return the server's one-line answer or raise TempFail."""
-    query = urllib.parse.urlencode([("recipient", r) for r in recipients])
+    # argv holds what the mail server passed, even bytes that are not UTF-8 (surrogate
+    # escapes): sent as they came, Odoo keeps an unusable recipient's message in quarantine
+    query = urllib.parse.urlencode([("recipient", r.encode("utf-8", "surrogateescape")) for r in recipients])
     request = urllib.request.Request(
         f"{settings['url']}{ENDPOINT}" + (f"?{query}" if query else ""), data=raw, method="POST",
         headers={"Authorization": f"Bearer {settings['key']}", "Content-Type": "message/rfc822"})

@@ -118,10 +118,16 @@ class TestMailgateScript(MailgateCase):
         self.assertIn(b"Subject: Lost?", self.quarantined_raw(entry))
         self.assertIn(b"Delivered-To: nobody@unknown.test", self.quarantined_raw(entry))
 
-    def test_bad_envelope_recipient_refused(self):
-        status, output = self.deliver(self.make_message("Injected"), "--recipient", "x@y.test\r\nBcc: z@w.test")
-        self.assertEqual(status, 75, output)
-        self.assertIn("HTTP 400", output)
+    def test_bad_envelope_recipient_quarantined(self):
+        """A recipient that could smuggle a header is permanent: kept in quarantine, exit 0,
+        and the header it carried is never written into the message."""
+        status, output = self.run_script(self.make_message("Injected"), "--url", self.base_url(),
+                                         "--recipient", "x@y.test\r\nBcc: z@w.test")
+        self.assertEqual(status, 0, output)
+        entry = self.quarantined("envelope_invalid")
+        self.assertIn("Envelope recipient", entry.reason_detail)
+        self.assertNotIn(b"Bcc: z@w.test", self.quarantined_raw(entry))
+        self.assertFalse(self.records("Injected"))
 
     def tmp_path(self, name, content):
         import tempfile  # noqa: PLC0415

@@ -39,19 +39,14 @@ def message_key(raw, headers=None):
 
 
 def malformed_reason(raw, headers=None):
-    """Why ``raw`` cannot be an e-mail message (lazy translation), or None when it can be processed.
+    """Why ``raw`` cannot be an e-mail message (lazy translation), or None.
 
-    An e-mail message has a header block with at least a From or a Message-Id; without
-    them there is nobody to answer and nothing to thread on, so Odoo would only guess.
+    The gateway's one rule (``tools.mailgate.malformed_reason``): incoming servers, the MX
+    gateway and direct ``message_process`` calls judge a message alike.  ``headers`` is
+    accepted for callers that parsed them already; the rule reads ``raw`` itself.
     """
-    if not raw or not raw.strip():
-        return _lt("The message is empty.")
-    headers = headers if headers is not None else message_headers(raw)
-    if headers is None or not headers.keys():
-        return _lt("The message has no header block: it is not an e-mail message.")
-    if not headers.get("From") and not headers.get("Message-Id"):
-        return _lt("The message has neither a From nor a Message-Id header.")
-    return None
+    from .mailgate import malformed_reason as gateway_rule  # noqa: PLC0415
+    return gateway_rule(raw)
 
 
 class FolderMissing(Exception):

@@ -23,15 +23,25 @@ _ADDRESS = re.compile(r"^[^\s@<>()\[\],;:\"\\\x00-\x1f\x7f]+@[A-Za-z0-9](?:[A-Za
 
 
 def normalize_envelope_recipient(value):
-    """Return the envelope recipient as a lower-case ``local@domain``.
+    """Return the envelope recipient as a lower-case ASCII ``local@domain``.
 
-    Refuses anything that could smuggle a header (CR/LF, spaces) or is not one address.
+    Refuses (ValueError) anything that could smuggle a header (CR/LF, spaces), is not one
+    address, or has a local part outside ASCII (SMTPUTF8): no alias can have one, and the
+    header it becomes must stay ASCII.  An internationalised domain is written in IDNA form.
+    The gateway keeps such a message in quarantine: the condition is permanent.
     """
     text = (value or "").strip()
     if text.startswith("<") and text.endswith(">"):
         text = text[1:-1]
-    if len(text) > 320 or not _ADDRESS.match(text):
-        raise ValueError(_lt("Envelope recipient %(value)r is not a single e-mail address "
+    local, _at, domain = text.rpartition("@")
+    if local and domain and not domain.isascii() and local.isascii():
+        from .gateway import normalize_domain  # noqa: PLC0415
+        try:
+            text = f"{local}@{normalize_domain(domain)}"
+        except ValueError:
+            pass  # refused below
+    if len(text) > 320 or not text.isascii() or not _ADDRESS.match(text):
+        raise ValueError(_lt("Envelope recipient %(value)r is not a single ASCII e-mail address "
                              "(expected local-part@domain).", value=value))
     return text.lower()
 
