@@ -640,14 +640,22 @@ def check_differential(odoo, template, run_id):
     """`dev/differential/run.py`: the same inbound and outbound scenarios on a copy of the stock
     template (no addon) and on a copy of the addon's; every difference must be in the table
     `dev/differential/deliberate.py`, and every row of that table must still differ. Prints
-    the run's one summary line ``stock-vs-addon: ...``."""
+    the run's one summary line ``stock-vs-addon: ...``. With Email Marketing: the same for the
+    mass-mailing scenarios on copies of the "mass" templates (stock and addon)."""
     stock = stock_template(odoo)
-    names = {"stock": f"md_diff_stock_{run_id}", "addon": f"md_diff_addon_{run_id}"}
+    mass_template, mass_problems = ensure_template(odoo, MASS_MODULES, "mass")
+    if mass_template is None:
+        return False, ["the addon's template with Email Marketing could not be built"] + mass_problems
+    names = {"stock": f"md_diff_stock_{run_id}", "addon": f"md_diff_addon_{run_id}",
+             "stock_mass": f"md_diff_stock_mass_{run_id}", "addon_mass": f"md_diff_addon_mass_{run_id}"}
     odoo.copy_db(stock, names["stock"])
     odoo.copy_db(template, names["addon"])
+    odoo.copy_db(stock_template(odoo, MASS_MODULES, "mass"), names["stock_mass"])
+    odoo.copy_db(mass_template, names["addon_mass"])
     cmd = [str(venv_python()), str(ROOT / "dev" / "differential" / "run.py"),
-           "--stock-db", names["stock"], "--addon-db", names["addon"], "--odoo-path", str(odoo.path),
-           "--", *odoo.base_args(names["stock"], http=False)]
+           "--stock-db", names["stock"], "--addon-db", names["addon"],
+           "--stock-mass-db", names["stock_mass"], "--addon-mass-db", names["addon_mass"],
+           "--odoo-path", str(odoo.path), "--", *odoo.base_args(names["stock"], http=False)]
     try:
         result = subprocess.run(cmd, capture_output=True, text=True, env=odoo.env(), timeout=900)
         output = result.stdout.splitlines()

@@ -1,6 +1,7 @@
 # foundation
 from . import ir_config_parameter
 from . import mail_gateway_quarantine
+from . import mail_gateway_quarantine_screens
 from . import mail_alias_domain
 from . import mail_mail
 from . import mail_notification

@@ -223,6 +223,14 @@ class IrMailServer(models.Model):
 
     # ------------------------------------------------------------------ actions
 
+    def md_test_smtp_connection_with(self, values):
+        """Test Connection on unsaved changes: ``values`` are written and tested in the same
+        transaction; a failed test raises, which rolls the write back, so a wrong port or host
+        is never saved."""
+        self.ensure_one()
+        self.write(values)
+        return self.test_smtp_connection()
+
     def action_md_routing_preview(self):
         return {
             "type": "ir.actions.act_window",

@@ -84,19 +84,20 @@ class MailAliasDomain(models.Model):
         self.ensure_one()
         company = self.env["res.company"].search([("alias_domain_id", "=", self.id)], limit=1)
         action = self.env["ir.mail_server"].action_md_routing_preview()
-        action["context"] = {"default_company_id": (company or self.env.company).id}
+        action["context"] = {"default_company_id": (company or self.env.company).id,
+                             "default_alias_domain_id": self.id}
         return action
 
     # ---- bounces (signed bounce addresses) ----
     # (odoo.models.fields / .api: keeps the shared import header of this file untouched)
     bounce_signed = models.fields.Boolean(
         "Signed bounce addresses", default=False,
-        help="Send each e-mail with its own envelope sender <bounce alias>+<token>@<this domain>. "
-             "The token names the e-mail and the recipient and is signed with the database secret, "
-             "so a delivery report identifies the exact recipient even when it quotes nothing of "
-             "the original, and forged or expired addresses are refused (kept in the quarantine). "
-             "Your mail server must deliver <bounce alias>+anything@<domain> to the bounce alias "
-             "(\"plus\" addressing). Off: the plain bounce address is used, as in stock Odoo.")
+        help="Send each e-mail with its own return address, <bounce alias>+<code>@<this domain>. The "
+             "code names the e-mail and the recipient and cannot be forged, so a delivery report "
+             "says exactly which recipient failed even when it quotes nothing of the original; "
+             "reports to a forged or expired address are held in the quarantine. Your mail "
+             "server must deliver <bounce alias>+anything@<domain> to the bounce alias (\"plus\" "
+             "addressing). Off: every e-mail uses the plain bounce address.")
     bounce_signed_days = models.fields.Integer(
         "Signed bounce address validity (days)", default=30,
         help="Reports arriving this many days after the e-mail was sent are refused as expired.")
@@ -165,43 +166,85 @@ class MailAliasDomain(models.Model):
 
     def action_dns_check(self):
         """Check now: read SPF, DKIM, DMARC and MX from DNS (each query bounded by the
-        configured timeout) and show the results."""
+        configured timeout) and show the results, with a notification of what changed."""
+        kinds = ("spf", "dkim", "dmarc", "mx")
+        before = {domain.id: {kind: domain[f"dns_{kind}_status"] for kind in kinds} for domain in self}
         self.env["mail.alias.domain.check"]._dns_run(self)
-        return True
+        return self._dns_check_notification(before)
+
+    def _dns_check_notification(self, before):
+        """Client notification after *Check now*: each domain's result and what changed."""
+        _ = self.env._
+        labels = dict(self._fields["dns_status"]._description_selection(self.env))
+        kind_labels = {kind: self._fields[f"dns_{kind}_status"].get_description(self.env)["string"]
+                       for kind in ("spf", "dkim", "dmarc", "mx")}
+        lines, worst = [], "ok"
+        rank = {"ok": 0, "unknown": 1, "warning": 2, "error": 3}
+        for domain in self:
+            status = domain.dns_status or "unknown"
+            if rank.get(status, 1) > rank[worst]:
+                worst = status
+            changes = [
+                _("%(check)s: %(old)s → %(new)s", check=kind_labels[kind],
+                  old=labels.get(old, _("not checked")), new=labels.get(domain[f"dns_{kind}_status"], _("not checked")))
+                for kind, old in before.get(domain.id, {}).items()
+                if old != domain[f"dns_{kind}_status"]
+            ]
+            if changes:
+                lines.append(_("%(domain)s is %(status)s. Changed: %(changes)s.", domain=domain.name,
+                               status=labels.get(status, status), changes="; ".join(changes)))
+            else:
+                lines.append(_("%(domain)s is %(status)s (no change since the last check).",
+                               domain=domain.name, status=labels.get(status, status)))
+        kind = {"ok": "success", "warning": "warning", "error": "danger"}.get(worst, "info")
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": _("DNS checked"),
+                "message": "\n".join(lines),
+                "type": kind,
+                "sticky": False,
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
+        }
 
     @models.api.model
     def _cron_dns_check(self):
         self.env["mail.alias.domain.check"]._dns_cron()
 
-    # ---- screens (warning when an address changes) ----
-    @models.api.onchange("catchall_alias", "bounce_alias", "default_from")
-    def _onchange_md_address_warning(self):
-        """Changing an address breaks replies and reports to mail already sent: say so."""
-        origin = self._origin
-        if not origin:
-            return None
-        changed = [
-            "%s@%s" % (origin[fname], origin.name)
-            for fname in ("catchall_alias", "bounce_alias", "default_from")
-            if origin[fname] and self[fname] != origin[fname] and "@" not in origin[fname]
-        ]
-        if not changed:
-            return None
-        if self.md_keep_previous_addresses:
-            message = self.env._(
-                "Mail sent to %(addresses)s would no longer be recognised: replies and delivery "
-                "reports to e-mails already sent with it would be lost. Because \"Keep accepting "
-                "replaced addresses\" is on, the old catchall and bounce addresses stay accepted "
-                "(listed under Replaced addresses) once you save; keep them delivered to Odoo by "
-                "your mail server.", addresses=", ".join(changed))
-        else:
-            message = self.env._(
-                "Mail sent to %(addresses)s will no longer be recognised once you save: replies "
-                "and delivery reports to e-mails already sent with it may be lost. Turn on \"Keep "
-                "accepting replaced addresses\" to keep accepting the old address.",
-                addresses=", ".join(changed))
-        return {"warning": {"title": self.env._("Old address no longer recognised"), "message": message,
-                            "type": "dialog"}}
+    # ---- screens (what happens to the old address when an address changes) ----
+    md_address_change_note = models.fields.Text(
+        "Address change", compute="_compute_md_address_change_note",
+        help="Shown while the catchall or bounce alias is being changed: what becomes of mail "
+             "sent to the old address, depending on \"Keep accepting replaced addresses\".")
+
+    @models.api.depends("catchall_alias", "bounce_alias", "md_keep_previous_addresses")
+    def _compute_md_address_change_note(self):
+        """Changing an address breaks replies and reports to mail already sent unless the old
+        one stays accepted: say so while editing, next to the choice."""
+        _ = self.env._
+        for domain in self:
+            origin = domain._origin
+            changed = [
+                "%s@%s" % (origin[fname], origin.name)
+                for fname in ("catchall_alias", "bounce_alias")
+                if origin and origin[fname] and domain[fname] != origin[fname] and "@" not in origin[fname]
+            ] if origin else []
+            if not changed:
+                domain.md_address_change_note = False
+            elif domain.md_keep_previous_addresses:
+                domain.md_address_change_note = _(
+                    "You are replacing %(addresses)s. Replies and delivery reports to e-mails already "
+                    "sent still go to the old address: it stays accepted once you save (listed "
+                    "under Replaced catchall aliases or Replaced bounce aliases), as long as your "
+                    "mail server keeps delivering it to Odoo.", addresses=", ".join(changed))
+            else:
+                domain.md_address_change_note = _(
+                    "You are replacing %(addresses)s. Once you save, the old address is no longer "
+                    "accepted: replies and delivery reports to e-mails already sent with it are "
+                    "lost. Tick \"Keep accepting replaced addresses\" to keep it.",
+                    addresses=", ".join(changed))
 
     md_keep_previous_addresses = models.fields.Boolean(
         "Keep accepting replaced addresses", default=True,

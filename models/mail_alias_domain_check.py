@@ -73,9 +73,8 @@ class MailAliasDomainCheck(models.Model):
             check.display_name = f"{check.alias_domain_id.name}: {labels.get(check.kind, '')}"
 
     def action_dns_check_domain(self):
-        """Check now, from a check: runs the whole alias domain again."""
-        self.alias_domain_id.action_dns_check()
-        return True
+        """Check now, from a check: runs the whole alias domain again (with its notification)."""
+        return self.alias_domain_id.action_dns_check()
 
     # ------------------------------------------------------------------ running
     @api.model

@@ -12,6 +12,7 @@ from odoo import api, fields, models, tools
 from odoo.tools import SQL, email_normalize, email_split, html2plaintext
 
 from ..tools import dsn, verp
+from ..tools.status_codes import describe_status
 from ..tools.params import BOUNCE_RETENTION_DAYS, bounce_blacklist_rule, bounce_retention
 
 _logger = logging.getLogger(__name__)
@@ -70,6 +71,9 @@ class MailBounceEvent(models.Model):
         help="Hard bounce: the address does not work (counts toward the blacklist). Soft bounce: temporary (mailbox full, ...). Delay: still trying. Complaint: the recipient marked the e-mail as spam (opt-out). Read receipt: recorded only.")
     status = fields.Char(help="RFC 3463 status code given by the reporting server (5.x.x permanent, "
                               "4.x.x transient).")
+    status_meaning = fields.Char(
+        "Meaning", compute="_compute_status_meaning",
+        help="The status code in plain words (RFC 3463), e.g. 5.1.1: the mailbox does not exist.")
     diagnostic = fields.Text(help="The diagnostic line of the reporting server.")
     action = fields.Char(help="Action field of the report (failed, delayed, ...).")
     report_type = fields.Char(help="delivery-status, disposition-notification, feedback-report or plain.")
@@ -112,6 +116,11 @@ class MailBounceEvent(models.Model):
         return bool(values["partner_id"] or values["mail_message_id"] or values["res_id"])
 
     @api.depends("partner_id", "mail_message_id", "res_id")
+    @api.depends("status")
+    def _compute_status_meaning(self):
+        for event in self:
+            event.status_meaning = describe_status(event.status, self.env.lang) or False
+
     def _compute_matched(self):
         for event in self:
             event.matched = self._is_matched(event)

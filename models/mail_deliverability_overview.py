@@ -1,6 +1,6 @@
 from datetime import timedelta
 
-from odoo import api, fields, models
+from odoo import api, fields, models, tools
 
 # Figures of the overview: name -> (model, domain builder, action name, list context).
 # Each figure counts exactly the records the list it opens shows.
@@ -9,6 +9,30 @@ QUARANTINE_GROUPS = {
     "quarantine_autoreply": ("autoreply",),
     "quarantine_unroutable": ("unroutable", "catchall_direct", "domain_not_allowed", "alias_refused"),
     "quarantine_error": ("parse_error", "processing_error", "oversize", "forged_bounce"),
+}
+# Search filters (name in the search view of the figure's model) that the list a figure opens
+# starts with: the person sees them as facets and can remove them.
+FIGURE_FILTERS = {
+    "dns_problem": ("filter_dns_problem",),
+    "quarantine_held": ("filter_held",),
+    "quarantine_loop": ("filter_held", "filter_loop"),
+    "quarantine_autoreply": ("filter_held", "filter_autoreply"),
+    "quarantine_unroutable": ("filter_held", "filter_unroutable"),
+    "quarantine_error": ("filter_held", "filter_errors"),
+    "bounce_hard_week": ("hard", "md_overview_last_week"),
+    "queue_outgoing": ("outgoing",),
+    "queue_retry": ("md_overview_retry",),
+    "queue_exception": ("exception",),
+    "mail_server_error": ("md_in_error",),
+    "fetchmail_error": ("filter_md_error",),
+}
+# state of a figure that is not zero: "danger" (something is broken), "warning" (to watch)
+FIGURE_STATES = {
+    "dns_problem": "danger", "quarantine_held": "warning", "quarantine_loop": "warning",
+    "quarantine_autoreply": "warning", "quarantine_unroutable": "warning",
+    "quarantine_error": "danger", "bounce_hard_week": "warning", "queue_outgoing": "info",
+    "queue_retry": "warning", "queue_exception": "danger", "mail_server_error": "danger",
+    "fetchmail_error": "danger",
 }
 
 
@@ -141,13 +165,106 @@ class MailDeliverabilityOverview(models.TransientModel):
         if figure not in figures:
             from odoo.exceptions import UserError  # noqa: PLC0415
             raise UserError(self.env._("Unknown figure %(figure)s on the email overview.", figure=figure))
-        model, domain = figures[figure]
+        model, _domain = figures[figure]
+        context = {"create": False}
+        context.update({f"search_default_{name}": 1 for name in FIGURE_FILTERS[figure]})
         return {
             "type": "ir.actions.act_window",
             "name": self._fields[f"{figure}_count"].get_description(self.env)["string"],
             "res_model": model,
-            "domain": domain,
             "views": [(False, "list"), (False, "form")],
-            "context": {"create": False},
+            "context": context,
+            "help": self._figure_help(figure),
             "target": "current",
         }
+
+    def _figure_help(self, figure):
+        """Empty state of the list a figure opens: what an empty list means, what to do."""
+        _ = self.env._
+        texts = {
+            "dns_problem": (_("Every alias domain passed its DNS check"),
+                            _("SPF, DKIM, DMARC and MX are read daily; open an alias domain and "
+                              "click Check now after changing your DNS.")),
+            "quarantine_held": (_("No incoming e-mail is held"),
+                                _("Messages the gateway refuses (loops, automatic replies, unknown "
+                                  "addresses, errors) wait here until released or discarded.")),
+            "bounce_hard_week": (_("No hard bounce in the last seven days"),
+                                 _("Permanent delivery failures reported by receiving servers "
+                                   "appear here; remove the facets to see older ones.")),
+            "queue_outgoing": (_("The outgoing queue is empty"),
+                               _("Every e-mail was handed to an outgoing mail server.")),
+            "queue_retry": (_("No e-mail is waiting for a retry"),
+                            _("E-mails a server answered with 'try later' come back here until "
+                              "they are sent or fail for good.")),
+            "queue_exception": (_("No e-mail failed"),
+                                _("E-mails an outgoing server refused appear here with the reason; "
+                                  "you can retry them from their form.")),
+            "mail_server_error": (_("No outgoing mail server failed in the last 24 hours"),
+                                  _("A failed connection or sending is kept on the server as its "
+                                    "Last Error.")),
+            "fetchmail_error": (_("Every incoming mail server fetched without error"),
+                                _("A failed fetch is kept on the server as its last error.")),
+        }
+        for name in QUARANTINE_GROUPS:
+            texts[name] = (_("Nothing held for this reason"), texts["quarantine_held"][1])
+        title, body = texts.get(figure, (_("Nothing to show"), ""))
+        return f'<p class="o_view_nocontent_smiling_face">{tools.html_escape(title)}</p>' \
+               f"<p>{tools.html_escape(body)}</p>"
+
+
+class MailDeliverabilityActivity(models.Model):
+    """E-mail activity per day for the overview's charts (a read-only SQL view): e-mails sent
+    and failed (per recipient, from the notifications, plus e-mails without notification that
+    are kept), bounces reported (hard and soft) and incoming e-mails quarantined by reason."""
+
+    _name = "mail.deliverability.activity"
+    _description = "Email Activity per Day"
+    _auto = False
+    _order = "date desc"
+
+    date = fields.Date("Day", readonly=True, help="Day (UTC) of the sending, report or refusal.")
+    kind = fields.Selection(
+        [("sent", "Sent"), ("failed", "Failed"), ("bounced", "Bounced"), ("quarantined", "Quarantined")],
+        "Activity", readonly=True,
+        help="Sent: accepted by an outgoing server. Failed: refused or given up. Bounced: a "
+             "delivery report came back (hard or soft). Quarantined: an incoming e-mail was held.")
+    reason = fields.Selection(
+        selection=lambda self: self.env["mail.gateway.quarantine"]._fields["reason"].selection,
+        string="Quarantine reason", readonly=True, help="Why an incoming e-mail was held.")
+    email_count = fields.Integer("E-mails", readonly=True, aggregator="sum",
+                           help="Number of e-mails (recipients for outgoing mail).")
+
+    def init(self):
+        tools.drop_view_if_exists(self.env.cr, self._table)
+        self.env.cr.execute(f"""
+            CREATE OR REPLACE VIEW {self._table} AS (
+                SELECT row_number() OVER (ORDER BY day, kind, reason) AS id,
+                       day AS date, kind, reason, email_count
+                  FROM (
+                    SELECT msg.date::date AS day,
+                           CASE WHEN n.notification_status = 'exception' THEN 'failed' ELSE 'sent' END AS kind,
+                           NULL::varchar AS reason, count(*)::integer AS email_count
+                      FROM mail_notification n
+                      JOIN mail_message msg ON msg.id = n.mail_message_id
+                     WHERE n.notification_type = 'email'
+                       AND n.notification_status IN ('sent', 'bounce', 'exception')
+                     GROUP BY 1, 2
+                    UNION ALL
+                    SELECT m.write_date::date,
+                           CASE WHEN m.state = 'exception' THEN 'failed' ELSE 'sent' END,
+                           NULL::varchar, count(*)::integer
+                      FROM mail_mail m
+                     WHERE m.state IN ('sent', 'exception')
+                       AND NOT EXISTS (SELECT 1 FROM mail_notification n WHERE n.mail_mail_id = m.id)
+                     GROUP BY 1, 2
+                    UNION ALL
+                    SELECT b.date::date, 'bounced', NULL::varchar, count(*)::integer
+                      FROM mail_bounce_event b
+                     WHERE b.kind IN ('hard', 'soft')
+                     GROUP BY 1
+                    UNION ALL
+                    SELECT q.create_date::date, 'quarantined', q.reason, count(*)::integer
+                      FROM mail_gateway_quarantine q
+                     GROUP BY 1, 3
+                  ) AS activity
+            )""")

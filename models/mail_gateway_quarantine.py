@@ -24,6 +24,7 @@ QUARANTINE_REASONS = [
     ("oversize", "Message too large"),
     ("alias_refused", "Refused by the alias's contact policy"),
     ("duplicate", "Duplicate of a message already received"),
+    ("envelope_invalid", "Envelope recipient unusable"),
 ]
 RETENTION_PARAM = "mail.gateway.quarantine.retention.days"
 
@@ -56,10 +57,14 @@ class MailGatewayQuarantine(models.Model):
     alias_id = fields.Many2one(
         "mail.alias", "Alias", index="btree_not_null", ondelete="set null",
         help="On release, the message goes to this alias when its own addresses find no route.")
-    model = fields.Char(
-        "Target model", help="On release, the model used when no alias or thread matches "
-                             "(e.g. for a message written directly to the catchall).")
-    thread_id = fields.Integer("Target record", help="On release, the record the message is posted on.")
+    model = fields.Selection(
+        selection="_selection_md_target_models", string="Target model",
+        help="On release, the kind of document created when no alias or thread matches "
+             "(e.g. for a message written directly to the catchall).")
+    thread_id = fields.Many2oneReference(
+        "Target record", model_field="model",
+        help="On release, the existing document the message is posted on (empty: a new document is "
+             "created unless the message replies to one).")
     fetchmail_server_id = fields.Many2one("fetchmail.server", "Incoming server", ondelete="set null",
         help="Incoming server that fetched the message (empty: delivered by the mail gateway script).")
     raw_message = fields.Binary("Raw message", attachment=True, groups="base.group_system",
@@ -74,7 +79,7 @@ class MailGatewayQuarantine(models.Model):
         help="When an administrator released the message.")
     released_uid = fields.Many2one("res.users", "Released by", readonly=True,
         help="Administrator who released the message.")
-    released_res_id = fields.Integer("Created/updated record", readonly=True,
+    released_res_id = fields.Integer("Created/updated record ID", readonly=True,
         help="Id of the record the released message created or was posted on.")
     raw_source = fields.Text(
         "Raw source", compute="_compute_raw_source", groups="base.group_system",

@@ -217,6 +217,8 @@ class MailMail(models.Model):
 
     def _md_machine_written(self):
         self.ensure_one()
+        if "mailing_id" in self._fields and self.mailing_id:
+            return False  # a mailing: a person wrote it, whichever scheduled action sends it
         message = self.mail_message_id
         bot = self.env["ir.model.data"]._xmlid_to_res_id("base.partner_root", raise_if_not_found=False)
         return autoreply.is_machine_written(

@@ -1,4 +1,4 @@
-from odoo import fields, models
+from odoo import api, fields, models
 
 
 class ResConfigSettings(models.TransientModel):
@@ -37,3 +37,36 @@ class ResConfigSettings(models.TransientModel):
     md_quarantine_retention_days = fields.Integer(
         "Quarantine retention (days)", config_parameter="mail.gateway.quarantine.retention.days",
         help="Quarantine entries (held ones too) older than this are deleted by the daily purge. Empty: 90 days.")
+
+    # "Use Custom Email Servers" says what the database does: stock Odoo shows the box unticked
+    # (and hides the links to the servers) until someone ticks it, even while outgoing or
+    # incoming mail servers send and fetch mail; here it is ticked, and cannot be unticked,
+    # while such servers exist.
+    md_mail_server_count = fields.Integer(
+        "Outgoing mail servers in use", readonly=True,
+        help="Active outgoing mail servers (Settings > Technical > Email > Outgoing Mail Servers).")
+    md_fetchmail_server_count = fields.Integer(
+        "Incoming mail servers in use", readonly=True,
+        help="Active incoming mail servers (Settings > Technical > Email > Incoming Mail Servers).")
+
+    @api.model
+    def _md_server_counts(self):
+        if not self.env.user.has_group("base.group_system"):
+            return 0, 0
+        return (self.env["ir.mail_server"].sudo().search_count([]),
+                self.env["fetchmail.server"].sudo().search_count([]))
+
+    @api.model
+    def get_values(self):
+        values = super().get_values()
+        outgoing, incoming = self._md_server_counts()
+        values.update(md_mail_server_count=outgoing, md_fetchmail_server_count=incoming)
+        if outgoing or incoming:
+            values["external_email_server_default"] = True
+        return values
+
+    def set_values(self):
+        for settings in self:
+            if not settings.external_email_server_default and any(self._md_server_counts()):
+                settings.external_email_server_default = True
+        return super().set_values()

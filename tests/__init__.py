@@ -19,6 +19,7 @@ from . import test_autoreply_tools
 from . import test_gateway_guard
 from . import test_quarantine
 from . import test_inbound_samples
+from . import test_inbound_entrances
 # incoming servers
 from . import test_fetchmail_tools
 from . import test_fetchmail_imap
@@ -39,4 +40,4 @@ from . import test_screens
 from . import test_overview_servers
 from . import test_tours
 from . import test_i18n
-from . import test_screens_words  # TEMP-SCREENS-RUN
+from . import test_screens_words

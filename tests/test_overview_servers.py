@@ -7,6 +7,7 @@ from odoo import fields
 from odoo.tests import tagged
 
 from .common import free_port
+from .test_screens import figure_list_domain
 from .test_outgoing_queue import QueueCase
 
 
@@ -19,7 +20,7 @@ class TestOverviewServers(QueueCase):
     def assertFigureLists(self, overview, figure, records):
         """The figure counts exactly what its list shows, and the list holds ``records``."""
         action = overview.with_context(overview_figure=figure).action_open_figure()
-        listed = self.env[action["res_model"]].search(action["domain"])
+        listed = self.env[action["res_model"]].search(figure_list_domain(self.env, action))
         self.assertEqual(len(listed), overview[f"{figure}_count"])
         self.assertLessEqual(records, listed)
         return listed

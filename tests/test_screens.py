@@ -1,6 +1,24 @@
 from email.message import EmailMessage
 
+from dateutil.relativedelta import relativedelta
+from lxml import etree
+
 from odoo.tests import TransactionCase, new_test_user, tagged
+from odoo.tools.safe_eval import datetime, safe_eval
+
+
+def figure_list_domain(env, action):
+    """The domain the list a figure opens really shows: its search_default_* filters, read
+    from the model's search view (as the web client combines them: AND)."""
+    arch = env[action["res_model"]].get_views([(False, "search")])["views"]["search"]["arch"]
+    filters = {node.get("name"): node.get("domain") for node in etree.fromstring(arch).iter("filter")}
+    domain = []
+    for key in action["context"]:
+        if key.startswith("search_default_"):
+            text = filters[key[len("search_default_"):]].replace(".to_utc()", "")
+            domain += safe_eval(text, {"datetime": datetime, "relativedelta": relativedelta,
+                                       "context_today": datetime.datetime.now})
+    return domain
 
 
 @tagged("post_install", "-at_install")
@@ -28,7 +46,9 @@ class TestScreens(TransactionCase):
         self.assertGreaterEqual(overview.quarantine_loop_count, 1)
         action = overview.with_context(overview_figure="quarantine_loop").action_open_figure()
         self.assertEqual(action["res_model"], "mail.gateway.quarantine")
-        listed = self.Quarantine.search(action["domain"])
+        self.assertNotIn("domain", action, "the list's filter is a facet, not a hidden domain")
+        self.assertIn("o_view_nocontent_smiling_face", action["help"])
+        listed = self.Quarantine.search(figure_list_domain(self.env, action))
         self.assertIn(loop, listed)
         self.assertNotIn(error, listed)
         self.assertNotIn(released, listed)
@@ -38,7 +58,9 @@ class TestScreens(TransactionCase):
         for figure, (model, domain) in overview._figure_domains().items():
             action = overview.with_context(overview_figure=figure).action_open_figure()
             self.assertEqual(action["res_model"], model)
-            self.assertEqual(self.env[model].search_count(action["domain"]), overview[f"{figure}_count"])
+            self.assertTrue(action["help"])
+            self.assertEqual(self.env[model].search_count(figure_list_domain(self.env, action)),
+                             overview[f"{figure}_count"], figure)
 
     def test_overview_counts_hard_bounces_of_the_week_and_queue(self):
         overview = self.env["mail.deliverability.overview"].create({})
@@ -83,17 +105,25 @@ class TestScreens(TransactionCase):
         self.assertTrue(self.alias_domain.bounce_signed)
         self.assertEqual(self.env["res.config.settings"].create({}).md_loop_threshold, 7)
 
-    def test_changing_an_address_warns(self):
+    def test_changing_an_address_says_what_happens(self):
+        """The form says what becomes of the old address, next to the choice (no dialog)."""
         self.alias_domain.write({"catchall_alias": "catchall", "bounce_alias": "bounce"})
         domain = self.alias_domain.with_user(self.env.ref("base.user_admin"))
-        # call the onchange as the web client does (Form would swallow the warning)
-        result = domain.onchange({"catchall_alias": "replies"}, ["catchall_alias"],
-                                 {"catchall_alias": {}, "bounce_alias": {}, "default_from": {}, "name": {}})
-        self.assertIn("warning", result)
-        self.assertIn("catchall@screens.example.com", result["warning"]["message"])
-        unchanged = domain.onchange({"catchall_alias": "catchall"}, ["catchall_alias"],
-                                    {"catchall_alias": {}, "bounce_alias": {}, "default_from": {}, "name": {}})
-        self.assertNotIn("warning", unchanged)
+        spec = {"catchall_alias": {}, "bounce_alias": {}, "default_from": {}, "name": {},
+                "md_keep_previous_addresses": {}, "md_address_change_note": {}}
+        # call the onchange as the web client does
+        result = domain.onchange({"catchall_alias": "replies"}, ["catchall_alias"], spec)
+        self.assertNotIn("warning", result)
+        note = result["value"]["md_address_change_note"]
+        self.assertIn("catchall@screens.example.com", note)
+        self.assertIn("stays accepted", note)
+        self.assertIn("Replaced catchall aliases", note)
+        self.assertNotIn("would be lost", note)
+        dropped = domain.onchange({"catchall_alias": "replies", "md_keep_previous_addresses": False},
+                                  ["md_keep_previous_addresses"], spec)
+        self.assertIn("no longer accepted", dropped["value"]["md_address_change_note"])
+        unchanged = domain.onchange({"catchall_alias": "catchall"}, ["catchall_alias"], spec)
+        self.assertFalse(unchanged["value"].get("md_address_change_note"))
 
     def test_replaced_addresses_stay_recognised(self):
         Thread = self.env["mail.thread"]

@@ -18,13 +18,16 @@ from odoo.tools.translate import LazyGettext, get_translation
 _lt = LazyTranslate(__name__)
 
 RULES = {
-    1: _lt("a server's FROM filter lists the sender's exact address"),
-    2: _lt("a server's FROM filter lists the sender's domain"),
-    3: _lt("a server's FROM filter matches the notification address: the From becomes it"),
-    4: _lt("first server without FROM filter: the From becomes the notification address"),
-    5: _lt("no server matches: first server by priority, From rewritten to the notification address"),
-    6: _lt("no outgoing server record: the configuration-file SMTP server"),
+    1: _lt("Sender's address is in the server's FROM filter"),
+    2: _lt("Sender's domain is in the server's FROM filter"),
+    3: _lt("Notification address is in the server's FROM filter: the From becomes the "
+           "notification address"),
+    4: _lt("Server without FROM filter: the From becomes the notification address"),
+    5: _lt("No FROM filter admits the sender: first server by priority, the From becomes the "
+           "notification address"),
+    6: _lt("No outgoing mail server: the SMTP server of Odoo's configuration file"),
 }
+
 
 # characters that may break a header or an address: control characters and line breaks
 _HEADER_BREAKING = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]+")
@@ -265,7 +268,27 @@ def apply_legacy_parameters(sender, force_from=None, dynamic_from=None, authoris
 
 
 def _describe(server):
-    return f"{server.name} (#{server.id}, priority {server.sequence})"
+    return _lt("%(name)s (Priority %(priority)s)", name=server.name, priority=server.sequence)
+
+
+def _shown_filter(value):
+    """A FROM filter as shown in an explanation: quoted, or "none" when empty."""
+    return _lt("“%(filter)s”", filter=value) if value else _lt("none (any sender)")
+
+
+def _fit(rule, from_filter):
+    """How one server fits the sender, by the rule it would give (a server passed over)."""
+    shown = _shown_filter(from_filter)
+    if rule == 1:
+        return _lt("its FROM filter %(filter)s lists the sender's address", filter=shown)
+    if rule == 2:
+        return _lt("its FROM filter %(filter)s lists the sender's domain", filter=shown)
+    if rule == 3:
+        return _lt("its FROM filter %(filter)s lists the notification address", filter=shown)
+    if rule == 4:
+        return _lt("it has no FROM filter")
+    return _lt("its FROM filter %(filter)s lists neither the sender nor the notification address",
+               filter=shown)
 
 
 def choose_server(sender, servers, notification_email=None, default_from_filter=None,
@@ -321,16 +344,17 @@ def choose_server(sender, servers, notification_email=None, default_from_filter=
                 continue
             if rank(cand) == rank(best):
                 passed[other.id] = _lt(
-                    "also fits rule %(rule)s but comes after %(chosen)s in the order "
-                    "(lowest Priority first, then name)", rule=rule, chosen=_describe(chosen))
+                    "fits as well (%(label)s, Rule %(rule)s) but %(chosen)s comes first: "
+                    "lowest Priority first, then name", label=RULES[rule], rule=rule,
+                    chosen=_describe(chosen))
             else:
                 passed[other.id] = _lt(
-                    "its FROM filter %(filter)r would only fit rule %(other)s; rule %(rule)s "
-                    "fired first", filter=other.from_filter or "", other=cand[0], rule=rule)
+                    "%(fit)s (Rule %(other)s); the chosen server fits Rule %(rule)s, which "
+                    "comes first", fit=_fit(cand[0], other.from_filter), other=cand[0], rule=rule)
         rewritten = rule >= 3 and not same_address(email_from, sender)
-        reasons = [_lt("Rule %(rule)s: %(label)s.", rule=rule, label=RULES[rule]),
-                   _lt("Server %(server)s, FROM filter %(filter)r.",
-                       server=_describe(chosen), filter=chosen.from_filter or "")]
+        reasons = [_lt("%(label)s (Rule %(rule)s).", rule=rule, label=RULES[rule]),
+                   _lt("Server: %(server)s; FROM filter: %(filter)s.",
+                       server=_describe(chosen), filter=_shown_filter(chosen.from_filter))]
         if rule == 4 and open_keeps_from:
             reasons.append(_lt("A legacy From parameter is set: a server without FROM filter "
                                "sends the From it decided, not the notification address."))
@@ -342,17 +366,20 @@ def choose_server(sender, servers, notification_email=None, default_from_filter=
     # rule 6: the configuration-file server and its default FROM filter
     entries = parse_from_filter(default_from_filter, strict=False)
     if not entries or (address and match_kind(sender, entries)):
-        email_from, why = sender, _lt("the default FROM filter %(filter)r admits the sender",
-                                     filter=default_from_filter or "")
+        email_from, why = sender, _lt(
+            "Its FROM filter (mail.default.from_filter or --from-filter) is %(filter)s: it "
+            "admits the sender.", filter=_shown_filter(default_from_filter))
     elif notification and match_kind(notification, entries):
         email_from, why = notification, _lt(
-            "the default FROM filter %(filter)r does not admit the sender but admits the "
-            "notification address", filter=default_from_filter or "")
+            "Its FROM filter (mail.default.from_filter or --from-filter) is %(filter)s: it does "
+            "not admit the sender but admits the notification address.",
+            filter=_shown_filter(default_from_filter))
     else:
         email_from, why = rewritten_from, _lt(
-            "the default FROM filter %(filter)r admits neither the sender nor the notification "
-            "address", filter=default_from_filter or "")
-    reasons = [_lt("Rule 6: %(label)s.", label=RULES[6]), why]
+            "Its FROM filter (mail.default.from_filter or --from-filter) is %(filter)s: it "
+            "admits neither the sender nor the notification address.",
+            filter=_shown_filter(default_from_filter))
+    reasons = [_lt("%(label)s (Rule 6).", label=RULES[6]), why]
     return Decision(None, email_from, 6, not same_address(email_from, sender), reasons, passed)
 
 
@@ -364,8 +391,8 @@ def _choose_forced(sender, server, notification, ordered, passed, filter_forced=
     entries = server.entries
     kind = match_kind(sender, entries)
     intro = _lt("Server %(server)s is set on the e-mail (e.g. a mailing's Dedicated Server); "
-                "its FROM filter %(filter)r still decides the From.",
-                server=_describe(server), filter=server.from_filter or "")
+                "its FROM filter, %(filter)s, still decides the From.",
+                server=_describe(server), filter=_shown_filter(server.from_filter))
     if kind:
         rule, email_from = kind, sender
     elif not entries:
@@ -379,11 +406,11 @@ def _choose_forced(sender, server, notification, ordered, passed, filter_forced=
     if not filter_forced and rule in (3, 5):
         email_from = sender
         intro = _lt("Server %(server)s is set on the e-mail itself: the From is kept as is even "
-                    "though its FROM filter %(filter)r does not list it.",
-                    server=_describe(server), filter=server.from_filter or "")
-        reasons = [_lt("Rule %(rule)s (server set on the e-mail).", rule=rule), intro]
+                    "though its FROM filter, %(filter)s, does not list it.",
+                    server=_describe(server), filter=_shown_filter(server.from_filter))
+        reasons = [_lt("Server set on the e-mail itself (Rule %(rule)s).", rule=rule), intro]
         return Decision(server.id, email_from, rule, False, reasons, passed)
-    reasons = [_lt("Rule %(rule)s: %(label)s.", rule=rule, label=RULES[rule]), intro]
+    reasons = [_lt("%(label)s (Rule %(rule)s).", rule=rule, label=RULES[rule]), intro]
     if rule == 4 and not notification:
         reasons.append(_lt("No notification address (Default From of the alias domain): "
                            "the From is kept as is."))

@@ -10,16 +10,21 @@ difference (else it counts as unexplained: the addon forgot to differ).
 more (the table stays true). Rows are tried in order: put narrow rows before broad ones.
 Scenario names: ``odoo/<test_mail_data name>/<placement>``, ``flufl/<sample>/<placement>``,
 ``sample/<tests/samples file>/<placement>``, ``seq/<sequence>/<step>``,
-``out/<configuration>/<producer>/<sending path>`` (see inbound.py and outbound.py).
+``out/<configuration>/<producer>/<sending path>`` (see inbound.py and outbound.py; the
+``out/mass-*`` configurations run on the databases with Email Marketing).
 """
 
 LATER_ANSWERS = ["seq/loop-alias/5", "seq/loop-alias-case/5", "seq/loop-alias-case/6", "seq/catchall-twice/2",
                  "seq/catchall-twice/3"]
 GUARD = "README 'Deliberate differences' + 'Gateway guard and quarantine'"
 # messages marked as automatic replies (Auto-Submitted: auto-replied, X-Autoreply, ...)
-AUTO = ["sample/auto_*", "flufl/simple_41/*", "odoo/MAIL_EML_ATTACHMENT_BOUNCE_HEADERS/*"]
-AUTO_NEW = ["sample/auto_*/as-is", "flufl/simple_41/new", "odoo/MAIL_EML_ATTACHMENT_BOUNCE_HEADERS/new"]
-AUTO_REPLY = ["sample/auto_*/reply", "odoo/MAIL_EML_ATTACHMENT_BOUNCE_HEADERS/reply"]
+AUTO = ["sample/auto_*", "sample/ack_freshdesk/*", "flufl/simple_41/*",
+        "odoo/MAIL_EML_ATTACHMENT_BOUNCE_HEADERS/*"]
+AUTO_NEW = ["sample/auto_*/as-is", "sample/ack_freshdesk/as-is", "flufl/simple_41/new",
+            "odoo/MAIL_EML_ATTACHMENT_BOUNCE_HEADERS/new"]
+AUTO_REPLY = ["sample/auto_*/reply", "sample/ack_freshdesk/reply", "odoo/MAIL_EML_ATTACHMENT_BOUNCE_HEADERS/reply"]
+# helpdesks' automatic acknowledgements and mailing-list posts written to the catchall
+UNANSWERED_CATCHALL = ["sample/ack_*/catchall", "sample/list_*/catchall"]
 
 DELIBERATE = [
     # ---------------------------------------------------------------- inbound: quarantine
@@ -79,6 +84,23 @@ DELIBERATE = [
                "sent to automatic replies, mailing lists or null senders')."},
     {"scenario": "sample/auto_*/catchall", "field": "other_messages", "stock": "*email_outgoing*",
      "addon": "-", "reason": "The answer not sent to automatic mail is not logged either (RFC 3834)."},
+    {"scenario": UNANSWERED_CATCHALL, "field": "other_messages", "stock": "*email_outgoing*", "addon": "-",
+     "every": True,
+     "reason": "Automatic mail (Auto-Submitted: auto-generated / auto-replied, X-Autoreply: Zendesk, "
+               "ServiceNow, Freshdesk-style acknowledgements), bulk mail (Precedence: bulk: Jira) and "
+               "mailing-list posts (List-Id, Precedence: list: Mailman, Google Groups) written to the "
+               "catchall get no answer, so none is logged (RFC 3834 section 2; RFC 2919/2369 list "
+               "traffic; README 'Gateway guard and quarantine': 'mailing-list traffic, null-sender "
+               "mail ... are never answered', 'Deliberate differences': answers 'are never sent to "
+               "automatic replies, mailing lists or null senders')."},
+    {"scenario": UNANSWERED_CATCHALL, "field": "answers", "stock": "1", "addon": "0",
+     "reason": "No answer to automatic, bulk or mailing-list mail written to the catchall (RFC 3834 "
+               "section 2; README 'Gateway guard and quarantine')."},
+    {"scenario": UNANSWERED_CATCHALL, "field": "emails_out", "stock": "*", "addon": "-",
+     "reason": "Stock answers a write to the catchall at the Return-Path (a list's or helpdesk's "
+               "bounce address: the answer would go to the list or the ticketing system); no answer "
+               "to automatic, bulk or mailing-list mail (RFC 3834 section 2; README 'Gateway guard "
+               "and quarantine')."},
     # ---------------------------------------------------------------- inbound: errors
     {"scenario": ["flufl/qmail_08/*", "sample/broken_truncated/*"], "field": "result",
      "stock": "raised:LookupError", "addon": "bounce",
@@ -120,11 +142,33 @@ DELIBERATE = [
     # Plain-text bounces are read (README 'Bounces'), but like any report they act on an address
     # only when it quotes an e-mail this database sent there: the scenarios above give each
     # report such an e-mail, so a plain-text bounce counts on both sides alike.
+    # ---------------------------------------------------------------- outbound: Email Marketing
+    {"scenario": "out/mass-dedicated-filter-other/mailing-3/queue", "field": "From",
+     "stock": "*<marketing@guard.example.com>*", "addon": "*<notifications@guard.example.com>*",
+     "every": True,
+     "reason": "A mailing's Dedicated Server obeys its FROM filter: a sender it does not admit is "
+               "rewritten to the notification address instead of going out spoofed (README "
+               "'Deliberate differences', 'Outgoing routing'; Odoo's test_mass_mailing_server_find "
+               "is left out for this reason; mail_deliverability.dedicated_server_from_filter = "
+               "False restores stock)."},
+    {"scenario": "out/mass-dedicated-filter-other/mailing-3/queue", "field": "envelope",
+     "stock": "*marketing@guard.example.com -> contact*", "addon": "*notifications@guard.example.com -> contact*",
+     "reason": "The envelope sender follows the rewritten From of a mailing whose Dedicated Server's "
+               "FROM filter does not admit its sender (README 'Deliberate differences', 'Outgoing "
+               "routing')."},
+    {"scenario": "out/mass-dedicated-nofilter/mailing-3/queue", "field": "From",
+     "stock": "*<marketing@guard.example.com>*", "addon": "*<notifications@guard.example.com>*",
+     "every": True,
+     "reason": "A mailing's Dedicated Server without FROM filter sends with the notification address, "
+               "as Odoo's documentation says ('If FROM filtering is not used, emails will go out using "
+               "the notification address') (README 'Deliberate differences', 'Outgoing routing'; "
+               "mail_deliverability.dedicated_server_from_filter = False restores stock, scenario "
+               "out/mass-dedicated-nofilter-stock-param)."},
     # ---------------------------------------------------------------- outbound
     {"scenario": "out/*", "field": "Auto-Submitted", "stock": "-*", "addon": "auto-generated*",
-     "reason": "Outgoing notifications carry Auto-Submitted: auto-generated so that auto-responders "
-               "never answer them (RFC 3834 section 5; README 'Gateway guard and quarantine': "
-               "'Notifications carry Auto-Submitted: auto-generated')."},
+     "reason": "Mail no person wrote (system notifications, OdooBot's messages) carries "
+               "Auto-Submitted: auto-generated so that auto-responders never answer it (RFC 3834 "
+               "section 5.1; README 'Gateway guard and quarantine' and 'Deliberate differences')."},
     {"scenario": "out/equal-priority/*", "field": "server", "stock": "sink-b", "addon": "sink-a",
      "reason": "Outgoing servers of equal Priority are ordered by name, as Odoo's documentation "
                "states (stock: creation order) (README 'Deliberate differences'; 'Outgoing "
@@ -164,4 +208,17 @@ DELIBERATE = [
      "reason": "Line breaks and control characters in a From display name become spaces (stock "
                "splits the value into several addresses and the e-mail fails) (README 'Deliberate "
                "differences'; RFC 5322 section 3.2.5/2.2: no bare line break in a phrase)."},
+    # ---------------------------------------------------------------- inbound: one malformed rule
+    {"scenario": ["flufl/bounce_01/new", "flufl/simple_24/new"], "field": "result", "stock": "new",
+     "addon": "dropped",
+     "reason": "One rule for what counts as malformed, whatever the entrance (direct call, incoming "
+               "server, MX gateway): a message without a From header has no author (RFC 5322 section "
+               "3.6: From is required), so it is kept in quarantine as parse_error instead of creating "
+               "a record (README 'Gateway guard and quarantine')."},
+    {"scenario": ["flufl/bounce_01/new", "flufl/simple_24/new"], "field": "records", "stock": "*",
+     "addon": "-", "reason": "A message without From is kept in quarantine, not made a record (RFC 5322 "
+                             "section 3.6; README 'Gateway guard and quarantine')."},
+    {"scenario": ["flufl/bounce_01/new", "flufl/simple_24/new"], "field": "posted", "stock": "*",
+     "addon": "-", "reason": "A message without From is kept in quarantine, nothing is posted (RFC 5322 "
+                             "section 3.6; README 'Gateway guard and quarantine')."},
 ]

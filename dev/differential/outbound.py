@@ -13,7 +13,14 @@ Outcome (strings, compared field by field):
   RCPT TO), the headers ``From``, ``Reply-To``, ``Return-Path``, ``Auto-Submitted``,
   ``List-Unsubscribe``; ``copies`` and ``copies_per_recipient`` (recipients reached twice);
 - ``states``: final state of each e-mail created, ``recipients state failure_type``;
-- ``notifications``: ``email status failure_type`` of the notifications created.
+- ``notifications``: ``email status failure_type`` of the notifications created;
+- ``traces`` (mass-mailing scenarios only): ``email status failure_type`` of the mailing
+  traces created.
+
+With Email Marketing (``mass_mailing``, the "mass" databases) only ``MASS_SCENARIOS`` run:
+a mailing to three mailing-list contacts, launched and sent by Odoo's own queues
+(``_process_mass_mailing_queue``, then ``process_email_queue``), without and with a
+Dedicated Server (``mail_server_id``), with and without FROM filter.
 """
 import email
 import email.policy
@@ -152,6 +159,31 @@ def mail_newline_name(env, label):
         "email_to": f"single.{label}@customer.example.org"})
 
 
+def mailing_3(env, label, spec):
+    """A mailing to three contacts of a mailing list, launched as the Send button does and
+    sent by the mailing queue (Email Marketing); Dedicated Server from ``spec``."""
+    mailing_list = env["mailing.list"].create({"name": f"List {label}"})
+    env["mailing.contact"].create([
+        {"name": f"Contact {label} {i}", "email": f"contact{i}.{label}@customer.example.org",
+         "list_ids": [(4, mailing_list.id)]} for i in range(3)])
+    server = env["ir.mail_server"]
+    if spec.get("dedicated"):
+        server = server.search([("name", "=", spec["dedicated"])], limit=1)
+    mailing = env["mailing.mailing"].create({
+        "subject": f"Mailing {label}", "body_html": f"<p>Mailing {label}</p>",
+        "mailing_model_id": env["ir.model"]._get_id("mailing.list"),
+        "contact_list_ids": [(6, 0, mailing_list.ids)],
+        "email_from": spec.get("mailing_from") or env.user.email_formatted,
+        "mail_server_id": server.id or False,
+        # a person's mailing (the queue's cron then sends it as OdooBot, as in production)
+        "user_id": env.ref("base.user_admin").id,
+    })
+    mailing.action_launch()
+    env.cr.commit()
+    env["mailing.mailing"]._process_mass_mailing_queue()
+    return mailing
+
+
 PRODUCERS = {f.__name__.replace("_", "-"): f for f in (
     post_1, post_3, post_queued, post_external_author, composer, composer_mass, mail_1, mail_multi,
     mail_foreign_from, mail_newline_name)}
@@ -173,6 +205,33 @@ CONFIGS = {
     "force-smtp-from": {"servers": [("Alpha", "sink-a", False, 10)],
                         "params": {"mail.force.smtp.from": f"forced@{DOMAIN}"}},
 }
+
+# Email Marketing (mass databases): "dedicated" names the mailing's Dedicated Server,
+# "mailing_from" the mailing's From
+MARKETING = f'"Diff Marketing" <marketing@{DOMAIN}>'
+FOREIGN = '"Brand News" <news@brand.example.net>'
+MASS_CONFIGS = {
+    "mass-nofilter": {"servers": [("Alpha", "sink-a", False, 10)], "mailing_from": MARKETING},
+    "mass-filter-domain": {"servers": [("Alpha", "sink-a", DOMAIN, 10)], "mailing_from": FOREIGN},
+    "mass-dedicated-filter-domain": {
+        "servers": [("Alpha", "sink-a", False, 10), ("Dedicated", "sink-b", DOMAIN, 20)],
+        "dedicated": "Dedicated", "mailing_from": MARKETING},
+    "mass-dedicated-filter-other": {
+        "servers": [("Alpha", "sink-a", DOMAIN, 10), ("Dedicated", "sink-b", "other.example.net", 20)],
+        "dedicated": "Dedicated", "mailing_from": MARKETING},
+    "mass-dedicated-nofilter": {
+        "servers": [("Alpha", "sink-a", DOMAIN, 10), ("Dedicated", "sink-b", False, 20)],
+        "dedicated": "Dedicated", "mailing_from": MARKETING},
+    # the addon's switch back to stock: no difference expected
+    "mass-dedicated-nofilter-stock-param": {
+        "servers": [("Alpha", "sink-a", DOMAIN, 10), ("Dedicated", "sink-b", False, 20)],
+        "dedicated": "Dedicated", "mailing_from": MARKETING,
+        "params": {"mail_deliverability.dedicated_server_from_filter": "False"}},
+}
+CONFIGS.update(MASS_CONFIGS)
+MASS_SCENARIOS = [(config, "mailing-3", "queue") for config in MASS_CONFIGS]
+
+MASS_PRODUCERS = {"mailing-3": mailing_3}
 
 MAIN = ["one-nofilter", "one-filter-domain", "one-filter-other", "two-servers", "no-server"]
 SCENARIOS = (
@@ -216,7 +275,8 @@ class Outbound:
         env.cr.execute("UPDATE mail_mail SET state = 'cancel' WHERE state IN ('outgoing', 'exception')")
         env["ir.mail_server"].with_context(active_test=False).search([]).unlink()
         icp = env["ir.config_parameter"].sudo()
-        for key in ("mail.force.smtp.from", "mail.dynamic.smtp.from", "mail.default.from_filter"):
+        for key in ("mail.force.smtp.from", "mail.dynamic.smtp.from", "mail.default.from_filter",
+                    "mail_deliverability.dedicated_server_from_filter", "mass_mailing.outgoing_mail_server"):
             icp.set_param(key, False)
         env.company.alias_domain_id.default_from = "notifications"
         env.cr.commit()
@@ -237,6 +297,8 @@ class Outbound:
             env["ir.mail_server"].create({"name": name, "smtp_host": "127.0.0.1", "smtp_port": port,
                                           "smtp_encryption": "none", "from_filter": from_filter,
                                           "sequence": sequence})
+        if spec.get("dedicated"):  # the setting that shows a mailing's Dedicated Server
+            icp.set_param("mass_mailing.outgoing_mail_server", "True")
         env.cr.commit()
 
     def scenario(self, env, config_name, kind, send):
@@ -247,7 +309,13 @@ class Outbound:
         mail_snap = env.cr.fetchone()[0]
         env.cr.execute("SELECT coalesce(max(id), 0) FROM mail_notification")
         notif_snap = env.cr.fetchone()[0]
-        created = PRODUCERS[kind](env, label)
+        trace_snap = None
+        if kind.startswith("mailing"):
+            env.cr.execute("SELECT coalesce(max(id), 0) FROM mailing_trace")
+            trace_snap = env.cr.fetchone()[0]
+            created = MASS_PRODUCERS[kind](env, label, spec)
+        else:
+            created = PRODUCERS[kind](env, label)
         if send == "direct":
             env.cr.commit()
             created.send()
@@ -257,9 +325,9 @@ class Outbound:
                 env["mail.mail"].process_email_queue()
                 env.cr.commit()
         env.invalidate_all()
-        return self.collect(env, mail_snap, notif_snap)
+        return self.collect(env, mail_snap, notif_snap, trace_snap)
 
-    def collect(self, env, mail_snap, notif_snap):
+    def collect(self, env, mail_snap, notif_snap, trace_snap=None):
         copies = []
         for sink in self.sinks.values():
             with sink.lock:
@@ -285,13 +353,18 @@ class Outbound:
         outcome["notifications"] = "; ".join(sorted(
             f"{n.res_partner_id.email_normalized} {n.notification_status} {n.failure_type or '-'}"
             for n in notifications if n.notification_type == "email")) or "-"
+        if trace_snap is not None:
+            traces = env["mailing.trace"].sudo().search([("id", ">", trace_snap)])
+            outcome["traces"] = "; ".join(sorted(
+                f"{t.email} {t.trace_status} {t.failure_type or '-'}" for t in traces)) or "-"
         return outcome
 
-    def run(self, env):
+    def run(self, env, scenarios=None):
+        """Every scenario of ``scenarios`` (default: SCENARIOS); {name: outcome}."""
         self.setup(env)
         outcomes = {}
         started = time.time()
-        for config_name, kind, send in SCENARIOS:
+        for config_name, kind, send in scenarios or SCENARIOS:
             name = f"out/{config_name}/{kind}/{send}"
             try:
                 outcomes[name] = self.scenario(env, config_name, kind, send)

@@ -1,13 +1,16 @@
 """Differential run: the same scenarios on stock Odoo 18 and on the addon, outcomes compared.
 
-    run.py --stock-db DB --addon-db DB --odoo-path PATH -- <odoo-bin options without -d>
+    run.py --stock-db DB --addon-db DB [--stock-mass-db DB --addon-mass-db DB]
+           --odoo-path PATH -- <odoo-bin options without -d>
     run.py --compare-only        compare the last run's outcomes again (after editing the table)
 
-The two databases are throw-away copies (the harness copies the stock template, without the
-addon, and the addon's template). Each side runs ``side.py`` in its own Odoo process (both at
-once); the outcomes are kept in ``.run/differential/{stock,addon}.json`` and every
-difference is checked against ``deliberate.py``. Prints each difference and problem, then
-as the very last line:
+The databases are throw-away copies (the harness copies the stock template, without the
+addon, and the addon's template; with Email Marketing, the same two for the "mass"
+templates). Each side runs ``side.py`` in its own Odoo process (stock and addon at once; the
+mass pair after the main pair, with ``--part mass``: only the mass-mailing outbound
+scenarios); the outcomes are kept in ``.run/differential/{stock,addon}[-mass].json`` (the
+mass outcomes are merged into the outbound ones) and every difference is checked against
+``deliberate.py``. Prints each difference and problem, then as the very last line:
 
     stock-vs-addon: N inbound, M outbound, D deliberate differences, U unexplained
 
@@ -47,13 +50,25 @@ def strip_db_args(args):
 
 def run_sides(args, odoo_args, sdist):
     OUT.mkdir(parents=True, exist_ok=True)
+    for name in ("stock-mass", "addon-mass"):  # never compare a previous run's mass outcomes
+        (OUT / f"{name}.json").unlink(missing_ok=True)
+    problems = run_pair(args, odoo_args, sdist, {"stock": args.stock_db, "addon": args.addon_db}, "all")
+    if args.stock_mass_db and args.addon_mass_db:
+        problems += run_pair(args, odoo_args, sdist, {"stock-mass": args.stock_mass_db,
+                                                      "addon-mass": args.addon_mass_db}, "mass")
+    shutil.rmtree(OUT / "data", ignore_errors=True)  # the throw-away databases' filestores
+    return problems
+
+
+def run_pair(args, odoo_args, sdist, databases, part):
+    """Run side.py on each of ``databases`` ({side: db}) at once; problems."""
     procs = {}
-    for side, db in (("stock", args.stock_db), ("addon", args.addon_db)):
+    for side, db in databases.items():
         out = OUT / f"{side}.json"
         out.unlink(missing_ok=True)
         log = open(OUT / f"{side}.log", "w")  # noqa: SIM115 - closed below
         cmd = [sys.executable, str(HERE / "side.py"), "--out", str(out), "--odoo-path", args.odoo_path,
-               "--flufl", str(sdist), "--", *odoo_args, "-d", db, "--db-filter", f"^{db}$",
+               "--flufl", str(sdist), "--part", part, "--", *odoo_args, "-d", db, "--db-filter", f"^{db}$",
                "--log-level=warn", "--max-cron-threads=0", f"--data-dir={OUT / 'data'}"]
         procs[side] = (subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT), log)
     problems = []
@@ -67,18 +82,24 @@ def run_sides(args, odoo_args, sdist):
         if code != 0 or not (OUT / f"{side}.json").is_file():
             tail = (OUT / f"{side}.log").read_text(errors="replace").splitlines()[-25:]
             problems.append(f"{side} side failed (exit {code}); log {OUT / f'{side}.log'}:\n  " + "\n  ".join(tail))
-    shutil.rmtree(OUT / "data", ignore_errors=True)  # the throw-away databases' filestores
     return problems
 
 
 def report(problems):
     sides = {}
-    for side in ("stock", "addon"):
+    for side in ("stock", "addon", "stock-mass", "addon-mass"):
         path = OUT / f"{side}.json"
-        sides[side] = json.loads(path.read_text()) if path.is_file() else {"inbound": {}, "outbound": {}}
-    stock, addon = sides["stock"], sides["addon"]
-    if stock.get("addon") or (addon and addon.get("addon") is False):
-        problems.append("the stock side has the addon installed, or the addon side has not")
+        sides[side] = json.loads(path.read_text()) if path.is_file() else None
+    for pair in ("", "-mass"):
+        stock, addon = sides[f"stock{pair}"], sides[f"addon{pair}"]
+        if (stock and stock.get("addon")) or (addon and addon.get("addon") is False):
+            problems.append(f"the stock{pair} side has the addon installed, or the addon{pair} side has not")
+    if bool(sides["stock-mass"]) != bool(sides["addon-mass"]):
+        problems.append("only one side of the mass pair has outcomes")
+    stock = sides["stock"] or {"inbound": {}, "outbound": {}}
+    addon = sides["addon"] or {"inbound": {}, "outbound": {}}
+    for side, mass in ((stock, sides["stock-mass"]), (addon, sides["addon-mass"])):
+        side["outbound"] = {**side["outbound"], **((mass or {}).get("outbound") or {})}
     problems += compare.check_table(DELIBERATE)
     diffs = compare.differences({**stock["inbound"], **stock["outbound"]},
                                 {**addon["inbound"], **addon["outbound"]})
@@ -109,6 +130,8 @@ def main(argv):
     parser = argparse.ArgumentParser()
     parser.add_argument("--stock-db")
     parser.add_argument("--addon-db")
+    parser.add_argument("--stock-mass-db", help="copy of the stock template with Email Marketing")
+    parser.add_argument("--addon-mass-db", help="copy of the addon's template with Email Marketing")
     parser.add_argument("--odoo-path")
     parser.add_argument("--compare-only", action="store_true")
     args = parser.parse_args(argv[:split])

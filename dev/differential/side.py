@@ -5,6 +5,8 @@
 Runs the inbound scenarios (each message in a savepoint rolled back) and the outbound ones
 (real SMTP servers on 127.0.0.1, real commits), writes {"inbound": {...}, "outbound": {...},
 "addon": bool} as JSON to FILE. Never run under Odoo's test runner: Odoo must really send.
+``--part mass`` (a database with Email Marketing): only the mass-mailing outbound scenarios
+(``outbound.MASS_SCENARIOS``).
 """
 import argparse
 import json
@@ -40,7 +42,7 @@ def main(argv):
     parser.add_argument("--out", required=True)
     parser.add_argument("--odoo-path", required=True)
     parser.add_argument("--flufl", required=True)
-    parser.add_argument("--part", choices=["all", "inbound", "outbound"], default="all")
+    parser.add_argument("--part", choices=["all", "inbound", "outbound", "mass"], default="all")
     args = parser.parse_args(argv[:split])
     config.parse_config(argv[split + 1:], setup_logging=True)
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-command log
@@ -58,12 +60,15 @@ def main(argv):
         if args.part in ("all", "inbound"):
             result["inbound"] = inbound.run(env, args.odoo_path, args.flufl, log)
             cr.rollback()
-    if args.part in ("all", "outbound"):
+    if args.part in ("all", "outbound", "mass"):
         runner = outbound.Outbound(registry, free_ports(4), log)
         try:
             with registry.cursor() as cr:
                 env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
-                result["outbound"] = runner.run(env)
+                if args.part == "mass" and "mailing.mailing" not in env:
+                    raise SystemExit(f"{dbname}: --part mass needs Email Marketing (mass_mailing)")
+                result["outbound"] = runner.run(
+                    env, outbound.MASS_SCENARIOS if args.part == "mass" else None)
         finally:
             runner.stop()
     result["seconds"] = round(time.time() - started, 1)
