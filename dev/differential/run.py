@@ -31,6 +31,7 @@ from differential import compare, corpus  # noqa: E402
 from differential.deliberate import DELIBERATE  # noqa: E402
 
 OUT = corpus.ROOT / ".run" / "differential"
+README = corpus.ROOT / "README.md"
 
 
 def strip_db_args(args):
@@ -101,6 +102,9 @@ def report(problems):
     for side, mass in ((stock, sides["stock-mass"]), (addon, sides["addon-mass"])):
         side["outbound"] = {**side["outbound"], **((mass or {}).get("outbound") or {})}
     problems += compare.check_table(DELIBERATE)
+    readme_problem = compare.readme_table_problem(README.read_text(), DELIBERATE)
+    if readme_problem:
+        problems.append(readme_problem)
     diffs = compare.differences({**stock["inbound"], **stock["outbound"]},
                                 {**addon["inbound"], **addon["outbound"]})
     names = (set(stock["inbound"]) | set(stock["outbound"])) & (set(addon["inbound"]) | set(addon["outbound"]))
@@ -134,7 +138,19 @@ def main(argv):
     parser.add_argument("--addon-mass-db", help="copy of the addon's template with Email Marketing")
     parser.add_argument("--odoo-path")
     parser.add_argument("--compare-only", action="store_true")
+    parser.add_argument("--readme", action="store_true",
+                        help="write the table of deliberate differences into README.md")
     args = parser.parse_args(argv[:split])
+    if args.readme:
+        text = README.read_text()
+        start, end = text.find(compare.README_START), text.find(compare.README_END)
+        if start < 0 or end < 0:
+            print("README.md has no table markers", compare.README_START, compare.README_END)
+            return 1
+        README.write_text(text[:start] + compare.markdown_table(DELIBERATE)
+                          + text[end + len(compare.README_END):])
+        print("README.md: table of deliberate differences written")
+        return 0
     problems = []
     started = time.time()
     if not args.compare_only:
