@@ -499,20 +499,34 @@ class MailBounceEvent(models.Model):
     def _sent_addresses(self, original, msg_ids):
         """Normalized addresses this database sent ``original`` (or the e-mails of Message-Ids
         ``msg_ids``) to: notified partners, recipients of the message, e-mails still queued
-        or kept, mailing traces. What a quoted Message-Id proves, and nothing more."""
-        addresses = set()
-        if original:
-            addresses |= set(original.sudo().notification_ids.res_partner_id.mapped("email_normalized"))
-            addresses |= set(original.sudo().partner_ids.mapped("email_normalized"))
+        or kept, mailing traces. What a quoted Message-Id proves, and nothing more (one query)."""
         msg_ids = [msg_id for msg_id in (msg_ids or []) if msg_id]
-        if original or msg_ids:
-            domain = [("mail_message_id", "=", original.id)] if original else [("message_id", "in", msg_ids)]
-            for mail in self.env["mail.mail"].sudo().with_context(active_test=False).search(domain, limit=50):
-                addresses |= {email_normalize(addr) for addr in email_split(mail.email_to or "")}
-                addresses |= set(mail.recipient_ids.mapped("email_normalized"))
-        if msg_ids and "mailing.trace" in self.env:
-            traces = self.env["mailing.trace"].sudo().search([("message_id", "in", msg_ids)], limit=50)
-            addresses |= {email_normalize(addr) for addr in traces.mapped("email") if addr}
+        if not original and not msg_ids:
+            return set()
+        for model in ("mail.notification", "mail.message", "mail.mail", "res.partner"):
+            self.env[model].flush_model()
+        traces = SQL("")
+        if "mailing.trace" in self.env:
+            self.env["mailing.trace"].flush_model(["message_id", "email"])
+            traces = SQL("UNION SELECT email FROM mailing_trace WHERE message_id = ANY(%s)", msg_ids)
+        self.env.cr.execute(SQL(
+            """WITH mails AS (
+                   SELECT mm.id, mm.email_to FROM mail_mail mm
+                     JOIN mail_message msg ON msg.id = mm.mail_message_id
+                    WHERE mm.mail_message_id = %(mid)s OR msg.message_id = ANY(%(ids)s) LIMIT 50)
+               SELECT p.email_normalized FROM mail_notification n
+                 JOIN res_partner p ON p.id = n.res_partner_id WHERE n.mail_message_id = %(mid)s
+               UNION SELECT p.email_normalized FROM mail_message_res_partner_rel r
+                 JOIN res_partner p ON p.id = r.res_partner_id WHERE r.mail_message_id = %(mid)s
+               UNION SELECT email_to FROM mails
+               UNION SELECT p.email_normalized FROM mail_mail_res_partner_rel r
+                 JOIN res_partner p ON p.id = r.res_partner_id
+                WHERE r.mail_mail_id IN (SELECT id FROM mails)
+               %(traces)s""",
+            mid=original.id or 0, ids=msg_ids, traces=traces))
+        addresses = set()
+        for (value,) in self.env.cr.fetchall():
+            addresses |= {email_normalize(address) for address in email_split(value or "")}
         return addresses - {False, None, ""}
 
     @api.model
