@@ -629,8 +629,9 @@ class MailBounceEvent(models.Model):
                 if not trusted and (original or msg_ids):
                     if sent_to is None:
                         sent_to = self._sent_addresses(original, msg_ids)
-                    candidates = {email, rcpt.get("final_email")} | set(partners.mapped("email_normalized"))
-                    trusted = bool(sent_to & (candidates - {False, None}))
+                    trusted = bool(sent_to & ({email, rcpt.get("final_email")} - {False, None}))
+                    if not trusted and partners:  # the contact's own address (read only then)
+                        trusted = bool(sent_to & (set(partners.mapped("email_normalized")) - {False}))
                 if not trusted:
                     untrusted = self.env._(
                         "Not applied: the report carries no signed bounce address and quotes no e-mail this "

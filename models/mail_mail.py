@@ -494,8 +494,10 @@ class MailMailQueue(models.Model):
                 auto_commit=False, post_send_callback=post_send_callback)
             # deleted with the outcomes that allow it, in the same transaction
             self._md_unlink_sent(state.pop("unlink_ids", None))
-            if auto_commit:
+            if auto_commit and (log is not None or not ids):
                 self.env.cr.commit()
+            # (an immediate send of one e-mail leaves the commit to its own cursor, which
+            # commits as soon as this returns)
             committed = True
             if state["cut_by_time"]:
                 self._md_release_unsent(send_ids, auto_commit)
