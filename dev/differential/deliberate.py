@@ -16,7 +16,8 @@ Scenario names: ``odoo/<test_mail_data name>/<placement>``, ``flufl/<sample>/<pl
 
 LATER_ANSWERS = ["seq/loop-alias/5", "seq/loop-alias-case/5", "seq/loop-alias-case/6", "seq/catchall-twice/2",
                  "seq/catchall-twice/3"]
-GUARD = "README 'Deliberate differences' + 'Gateway guard and quarantine'"
+GUARD = ("README 'Deliberate differences' + 'Gateway guard and quarantine'; RFC 5321 section 6.1: "
+         "a message once accepted is never lost")
 # messages marked as automatic replies (Auto-Submitted: auto-replied, X-Autoreply, ...)
 AUTO = ["sample/auto_*", "sample/ack_freshdesk/*", "flufl/simple_41/*",
         "odoo/MAIL_EML_ATTACHMENT_BOUNCE_HEADERS/*"]
@@ -51,11 +52,11 @@ DELIBERATE = [
      "reason": "At most one answer per sender per loop window: loop notices and catchall answers go "
                "out once per sender (normalised address) per mail.gateway.loop.minutes (README "
                "'Deliberate differences', first bullet; Odoo's test_routing_loop_alias is left out "
-               "for this reason)."},
+               "for this reason); RFC 3834 section 2: at most one automatic response per sender and period."},
     {"scenario": LATER_ANSWERS,
      "field": "other_messages", "stock": "*email_outgoing*", "addon": "-",
      "reason": "The answer not sent (one per sender per window) is not logged either (README "
-               "'Deliberate differences', first bullet)."},
+               "'Deliberate differences', first bullet); RFC 3834 section 2."},
     # ---------------------------------------------------------------- inbound: automatic replies
     {"scenario": AUTO, "field": "result", "stock": "new", "addon": "dropped",
      "reason": "Automatic replies never create records (RFC 3834 section 2 and 5, Auto-Submitted: "
@@ -69,10 +70,10 @@ DELIBERATE = [
      "field": "posted", "stock": "* email Discussions public", "addon": "* email Note internal",
      "reason": "An automatic reply on an existing thread is logged as an internal note (README "
                "'Deliberate differences': 'On an existing thread they are logged as an internal note "
-               "without notifying followers')."},
+               "without notifying followers'); RFC 3834 section 2: automatic mail is not passed on as if a person wrote it."},
     {"scenario": AUTO_REPLY,
      "field": "notified", "stock": "*", "addon": "-",
-     "reason": "An automatic reply on a thread notifies no follower (README 'Deliberate differences')."},
+     "reason": "An automatic reply on a thread notifies no follower (README 'Deliberate differences'); RFC 3834 section 2."},
     {"scenario": AUTO_REPLY + ["sample/auto_*/catchall"],
      "field": "emails_out", "stock": "*", "addon": "-",
      "reason": "No e-mail goes out because of an automatic message: no follower notification, and "
@@ -105,12 +106,12 @@ DELIBERATE = [
     {"scenario": ["flufl/qmail_08/*", "sample/broken_truncated/*"], "field": "result",
      "stock": "raised:LookupError", "addon": "bounce",
      "reason": "A report whose text parts declare a charset Python does not know is read as Latin-1 "
-               "instead of making the gateway raise (README 'Deliberate differences', bounces)."},
+               "instead of making the gateway raise (README 'Deliberate differences', bounces); RFC 2046 section 4.1.2: an unknown charset does not make the rest of the message unreadable."},
     {"scenario": "flufl/smtp32_01/new", "field": "records", "stock": "*", "addon": "-",
      "reason": "All gateway steps share one savepoint: a processing error leaves nothing half-done "
-               "but the quarantined message (README 'Gateway guard and quarantine')."},
+               "but the quarantined message (README 'Gateway guard and quarantine'); RFC 5321 section 6.1."},
     {"scenario": "flufl/smtp32_01/new", "field": "posted", "stock": "*", "addon": "-",
-     "reason": "All gateway steps share one savepoint (README 'Gateway guard and quarantine')."},
+     "reason": "All gateway steps share one savepoint (README 'Gateway guard and quarantine'); RFC 5321 section 6.1."},
     # ---------------------------------------------------------------- inbound: bounces
     {"scenario": ["flufl/dsn_02/*", "flufl/dsn_05/*", "flufl/dsn_06/*", "flufl/dsn_07/*",
                   "flufl/dsn_08/*", "flufl/dsn_17/*"],
@@ -133,12 +134,12 @@ DELIBERATE = [
      "reason": "A hard bounce acts on an address only with proof that this database wrote to it (a "
                "signed bounce address, or a quoted Message-Id sent to that very address): these "
                "reports quote no e-mail, and anyone can send such a report (README 'Bounces', "
-               "'Deliberate differences')."},
+               "'Deliberate differences'); RFC 3464 section 6.2: reports can be forged."},
     {"scenario": "odoo/MAIL_NO_FINAL_RECIPIENT/reply", "field": "bounce*",
      "stock": "-", "addon": "*",
      "reason": "A delivery-status part that names no recipient is read like a plain-text bounce "
                "(the address is in its text), and the report quotes an e-mail sent to that address "
-               "(README 'Bounces')."},
+               "(README 'Bounces'); RFC 3464 section 2.3.2: Final-Recipient is required, so its absence is a broken report."},
     # Plain-text bounces are read (README 'Bounces'), but like any report they act on an address
     # only when it quotes an e-mail this database sent there: the scenarios above give each
     # report such an e-mail, so a plain-text bounce counts on both sides alike.
@@ -150,12 +151,12 @@ DELIBERATE = [
                "rewritten to the notification address instead of going out spoofed (README "
                "'Deliberate differences', 'Outgoing routing'; Odoo's test_mass_mailing_server_find "
                "is left out for this reason; mail_deliverability.dedicated_server_from_filter = "
-               "False restores stock)."},
+               "False restores stock); Odoo documentation 'Send and receive emails in Odoo with an email server', FROM filtering."},
     {"scenario": "out/mass-dedicated-filter-other/mailing-3/queue", "field": "envelope",
      "stock": "*marketing@guard.example.com -> contact*", "addon": "*notifications@guard.example.com -> contact*",
      "reason": "The envelope sender follows the rewritten From of a mailing whose Dedicated Server's "
                "FROM filter does not admit its sender (README 'Deliberate differences', 'Outgoing "
-               "routing')."},
+               "routing'); Odoo documentation 'Send and receive emails in Odoo with an email server', FROM filtering."},
     {"scenario": "out/mass-dedicated-nofilter/mailing-3/queue", "field": "From",
      "stock": "*<marketing@guard.example.com>*", "addon": "*<notifications@guard.example.com>*",
      "every": True,
@@ -182,11 +183,11 @@ DELIBERATE = [
      "addon": "* outgoing -",
      "reason": "Mail sent right after the commit follows the queue's rules: a temporary refusal "
                "leaves the e-mail queued with its next try (README 'Outgoing queue', 'One sender "
-               "per e-mail, whatever the path')."},
+               "per e-mail, whatever the path'); RFC 5321 section 4.2.1: 4yz is a transient negative completion."},
     {"scenario": "out/fail-451/post-1/commit", "field": "notifications", "stock": "* exception unknown",
      "addon": "* ready -",
      "reason": "A postponed e-mail's notifications stay ready: no red envelope for a temporary "
-               "refusal (README 'Outgoing queue')."},
+               "refusal (README 'Outgoing queue'); RFC 5321 section 4.2.1."},
     {"scenario": "out/fail-451/mail-1/direct", "field": "states", "stock": "* exception unknown",
      "addon": "* outgoing -",
      "reason": "A direct send() (the e-mail form's Send Now, code) follows the queue's rules too: a "
@@ -197,7 +198,7 @@ DELIBERATE = [
      "field": "*", "stock": "*", "addon": "*",
      "reason": "When a server cannot be reached, the e-mail fails over to a server with the same "
                "FROM filter, on every path (README 'Deliberate differences', 'Outgoing queue': "
-               "Failover)."},
+               "Failover); RFC 5321 section 4.5.4.1: retry, and another route when one exists."},
     {"scenario": "out/force-smtp-from/*", "field": "From", "stock": "*<notifications@*",
      "addon": "*<forced@*",
      "reason": "mail.force.smtp.from does what Odoo's page 'Send and Receive Emails in Odoo with an "
