@@ -273,12 +273,14 @@ class TestFetchmailImap(FetchmailDovecotCase):
         wrong = self.make_server(state="draft", password="not-the-password")
         with self.assertRaisesRegex(UserError, "Authentication failed"):
             wrong.button_confirm_login()
+        self.assertIn("Authentication failed", wrong.md_last_error, "a failed test is kept in Last error")
         missing = self.make_server(state="draft", md_folders="INBOX, Nowhere")
         with self.assertRaisesRegex(UserError, "Folder missing.*Nowhere"):
             missing.button_confirm_login()
         good = self.make_server(state="draft")
         good.button_confirm_login()
         self.assertEqual(good.state, "done")
+        self.assertFalse(good.md_last_error)
 
     def test_folder_names_without_line_breaks(self):
         with self.assertRaises(ValidationError):
