@@ -530,6 +530,16 @@ class MailBounceEvent(models.Model):
         return addresses - {False, None, ""}
 
     @api.model
+    def _record_not_applied(self, report, common, detail):
+        """One event per recipient of a report that changes nothing, saying why."""
+        self.sudo().create([{
+            **common, "email": rcpt.get("email") or False, "kind": rcpt["kind"],
+            "status": rcpt.get("status") or False, "diagnostic": rcpt.get("diagnostic") or False,
+            "action": rcpt.get("action") or False, "unmatched_reason": detail,
+        } for rcpt in report["recipients"]] or [{**common, "kind": report["kind"], "unmatched_reason": detail}]
+        )._link_report(common)
+
+    @api.model
     def _duplicate_report(self, message_dict):
         """Whether a report with this Message-Id was already applied (delivered twice: fetched
         again, sent to two bounce addresses). A copy of a report that was not applied (no
@@ -562,24 +572,14 @@ class MailBounceEvent(models.Model):
                 "not applied to any contact.", address=token["address"],
                 state=self.env._("expired") if token["state"] == verp.EXPIRED else self.env._("forged"))
             self.env["mail.gateway.quarantine"]._quarantine(email_message, "forged_bounce", detail)
-            Event.create([{
-                **common, "email": rcpt.get("email") or False, "kind": rcpt["kind"],
-                "status": rcpt.get("status") or False, "diagnostic": rcpt.get("diagnostic") or False,
-                "action": rcpt.get("action") or False, "unmatched_reason": detail,
-            } for rcpt in report["recipients"]] or [{**common, "kind": report["kind"], "unmatched_reason": detail}]
-            )._link_report(common)
+            self._record_not_applied(report, common, detail)
             return outer
 
         if self._duplicate_report(message_dict):
             # the same report delivered twice (fetched again, sent to two bounce addresses)
             detail = self.env._("Report %(message_id)s was already received: recorded again, applied once.",
                                 message_id=message_dict.get("message_id"))
-            Event.create([{
-                **common, "email": rcpt.get("email") or False, "kind": rcpt["kind"],
-                "status": rcpt.get("status") or False, "diagnostic": rcpt.get("diagnostic") or False,
-                "action": rcpt.get("action") or False, "unmatched_reason": detail,
-            } for rcpt in report["recipients"]] or [{**common, "kind": report["kind"], "unmatched_reason": detail}]
-            )._link_report(common)
+            self._record_not_applied(report, common, detail)
             return outer
 
         original = (message_dict.get("bounced_message") or self.env["mail.message"].sudo())[:1]
