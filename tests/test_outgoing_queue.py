@@ -9,25 +9,16 @@ from odoo.tests import tagged
 from .common import RealSmtpCase, SmtpRecorder, SwitchedSmtpRecorder, free_port, real_smtp_sending
 
 
-class QueueSmtpRecorder(SmtpRecorder):
-    """"drop" closes the connection through the protocol's transport (aiosmtpd's Session
-    has none, so common.SmtpRecorder answers 500 instead of dropping)."""
-
-    async def handle_DATA(self, server, session, envelope):
-        if self.behaviour == "drop":
-            server.transport.close()
-            return "421 4.3.0 Connection dropped"
-        return await super().handle_DATA(server, session, envelope)
-
-
 class QueueCase(RealSmtpCase):
+    """One real SMTP server on loopback, the only active outgoing server."""
+
+    recorder_class = SmtpRecorder
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
         cls.env["ir.mail_server"].search([]).active = False
-        cls.smtp = QueueSmtpRecorder("queue smtp").start()
-        cls.addClassCleanup(cls.smtp.stop)
+        cls.smtp = cls.start_smtp_server_class(cls.recorder_class, "queue smtp")
         cls.server = cls.env["ir.mail_server"].create(cls.mail_server_values(cls.smtp))
         cls.Mail = cls.env["mail.mail"].sudo()
 
@@ -466,31 +457,22 @@ class TestQueueFailover(QueueCase):
 
 
 @tagged("post_install", "-at_install")
-class TestQueueExactlyOncePerRecipient(RealSmtpCase):
+class TestQueueExactlyOncePerRecipient(QueueCase):
     """What one recipient's SMTP transaction accepted is never sent to that recipient again."""
+
+    recorder_class = SwitchedSmtpRecorder
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.env["ir.mail_server"].search([]).active = False
-        cls.smtp = SwitchedSmtpRecorder("per-recipient smtp").start()
-        cls.addClassCleanup(cls.smtp.stop)
-        cls.env["ir.mail_server"].create(cls.mail_server_values(cls.smtp))
-        cls.Mail = cls.env["mail.mail"].sudo()
         cls.partners = cls.env["res.partner"].create([
             {"name": "Rcpt A", "email": "rcpt.a@example.org"},
             {"name": "Rcpt B", "email": "rcpt.b@example.org"}])
 
     def setUp(self):
         super().setUp()
-        self.smtp.clear()
         self.smtp.refused = set()
         self.smtp.drop_subjects = set()
-        self.Mail.search([("state", "=", "outgoing")]).state = "cancel"
-
-    def run_queue(self):
-        with real_smtp_sending():
-            self.Mail.process_email_queue()
 
     def copies(self):
         counts = {}
