@@ -383,7 +383,9 @@ class MailBounceEvent(models.Model):
     @api.model
     def _parse_extract_bounce(self, email_message, message_dict, values, error=None):
         """Complete the stock bounce values with the report and the signed address."""
-        report = dsn.parse_report(email_message)
+        # read from the bytes as received when the gateway kept them: that read is bounded
+        # (dsn.bounded_source), a re-read of the parsed message is not
+        report = dsn.parse_report(message_dict.get("md_raw") or email_message)
         dsn.repair_charsets(email_message)
         if error and not report.get("error"):
             report["error"] = f"the report could not be read ({error})"

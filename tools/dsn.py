@@ -38,6 +38,7 @@ HARD, SOFT, DELAY, COMPLAINT, RECEIPT, UNKNOWN = "hard", "soft", "delay", "compl
 MAX_SCAN = 512 * 1024          # characters of text looked at, whatever the report's size
 FLUFL_SCAN = 64 * 1024         # characters of the report given to flufl.bounce's heuristics
 FLUFL_LINE = 300                # characters of each line given to them
+FLUFL_RUN = 8                   # longest run of one "<", ">", space or tab given to them
 MAX_PARTS = 200                 # MIME parts walked
 MAX_FIELD = 500                 # length kept of a status / diagnostic line
 MAX_HUMAN = 2000                # length kept of the MTA's explanation
@@ -96,15 +97,91 @@ def empty_report(error=None):
     }
 
 
+# Shapes a report never needs but that make the standard library's parser work per line or
+# per part (C-level scans, linear): runs of blank or whitespace-only lines, long runs of
+# folded (indented) lines, more MIME parts or multipart levels than are ever read, and more
+# per-recipient blocks than are ever read.
+_BLANK_RUN_RE = re.compile(rb"^[ \t]*\r?\n(?:[ \t]*\r?\n)+", re.MULTILINE)
+_LONG_RUN_RE = re.compile(r"([<> \t])\1{%d,}" % FLUFL_RUN)
+_EMPTY_LINE_RE = re.compile(rb"^\r?\n", re.MULTILINE)
+_FOLDED_RUN_RE = re.compile(rb"^[ \t][^\r\n]*\r?\n(?:[ \t][^\r\n]*\r?\n)+", re.MULTILINE)
+_LINE_END_RE = re.compile(rb"\n")
+_DELIMITER_RE = re.compile(rb"^--", re.MULTILINE)
+_BOUNDARY_PARAM_RE = re.compile(rb"boundary[ \t]*=", re.IGNORECASE)
+_RECIPIENT_FIELD_RE = re.compile(rb"^final-recipient[ \t]*:", re.MULTILINE | re.IGNORECASE)
+MAX_FOLDED_LINES = 100          # continuation lines kept of one field or indented passage
+MAX_MULTIPART = 32              # multipart containers parsed (real reports nest a handful)
+SHORT_LINE = 24                 # average line length under which line runs are looked at
+
+
+def _nth_start(pattern, data, count, pos=0):
+    """Offset of the ``count``-th match of ``pattern`` in ``data`` from ``pos``, or None."""
+    for number, match in enumerate(pattern.finditer(data, pos), 1):
+        if number == count:
+            return match.start()
+    return None
+
+
+def _one_blank(match):
+    """A run of blank lines as its first line; a whitespace-only first line may continue a
+    header, so an empty line in the run (the end of the headers) is kept after it."""
+    run = match.group()
+    first = run[:run.find(b"\n") + 1]
+    if first.strip(b"\r\n") and _EMPTY_LINE_RE.search(run, len(first)):
+        return first + b"\r\n"
+    return first
+
+
+def _cut_folded(match):
+    run = match.group()
+    end = _nth_start(_LINE_END_RE, run, MAX_FOLDED_LINES)
+    return run if end is None else run[:end + 1]
+
+
+def bounded_source(raw, cut=None):
+    """``raw`` with what no report needs taken out, so that parsing it stays linear in its
+    size at the standard library's normal per-line cost: blank-line runs made one line,
+    folded runs cut to MAX_FOLDED_LINES lines, the message cut before its (2 MAX_PARTS+1)-th
+    MIME delimiter line or its (MAX_MULTIPART+1)-th multipart declaration, and per-recipient
+    blocks past MAX_RECIPIENTS + 1 dropped up to the end of their part. ``cut``: a list that
+    receives a sentence for each part of the report left unread."""
+    data = bytes(raw)
+    cut = [] if cut is None else cut
+    # each rewrite runs only when a count (a C-level scan) says it can change something
+    if data.count(b"\n") > len(data) // SHORT_LINE:
+        data = _BLANK_RUN_RE.sub(_one_blank, data)
+        data = _FOLDED_RUN_RE.sub(_cut_folded, data)
+    cuts = []
+    if data.count(b"\n--") > MAX_PARTS * 2:
+        cuts.append((_nth_start(_DELIMITER_RE, data, MAX_PARTS * 2 + 1), f"more than {MAX_PARTS} MIME parts"))
+    if data.count(b"oundary") + data.count(b"OUNDARY") > MAX_MULTIPART:
+        cuts.append((_nth_start(_BOUNDARY_PARAM_RE, data, MAX_MULTIPART + 1),
+                     f"more than {MAX_MULTIPART} nested or multipart parts"))
+    cuts = [(pos, why) for pos, why in cuts if pos is not None]
+    if cuts:
+        pos, why = min(cuts)
+        data = data[:data.rfind(b"\n", 0, pos) + 1]
+        cut.append(f"the report has {why}: the rest was not read")
+    extra = None
+    if data.count(b"ecipient") + data.count(b"ECIPIENT") > MAX_RECIPIENTS:
+        extra = _nth_start(_RECIPIENT_FIELD_RE, data, MAX_RECIPIENTS + 2)
+    if extra is not None:
+        close = _DELIMITER_RE.search(data, extra)
+        data = data[:extra] + (data[close.start():] if close else b"")
+        cut.append(f"the report has more than {MAX_RECIPIENTS + 1} recipient blocks: the rest was not read")
+    return data
+
+
 def to_message(raw):
-    """An ``email.message.Message`` from bytes, str or a message; None when impossible."""
+    """An ``email.message.Message`` from bytes, str or a message; None when impossible.
+    Bytes are read through :func:`bounded_source`."""
     if isinstance(raw, Message):
         return raw
     try:
         if isinstance(raw, str):
             return email.message_from_string(raw, policy=policy.compat32)
         if isinstance(raw, (bytes, bytearray)):
-            return email.message_from_bytes(bytes(raw), policy=policy.compat32)
+            return email.message_from_bytes(bounded_source(raw), policy=policy.compat32)
     except Exception:  # noqa: BLE001 - the stdlib parser rarely fails, but never raise
         _logger.debug("unreadable report", exc_info=True)
     return None
@@ -117,15 +194,21 @@ def parse_report(raw):
     ``error`` set and no recipients.
     """
     try:
+        cut = []
+        if isinstance(raw, (bytes, bytearray)):
+            raw = bounded_source(raw, cut)
         msg = to_message(raw)
         if msg is None:
             return empty_report("the report is not an e-mail message")
         head = None  # the start of the report as received: what flufl.bounce reads
         if isinstance(raw, (bytes, bytearray)):
-            head = bytes(raw[:FLUFL_SCAN]).decode("utf-8", "replace")
+            head = raw[:FLUFL_SCAN].decode("utf-8", "replace")
         elif isinstance(raw, str):
             head = raw[:FLUFL_SCAN]
-        return _parse(msg, head)
+        report = _parse(msg, head)
+        if cut and not report["recipients"] and not report.get("error"):
+            report["error"] = "; ".join(cut)
+        return report
     except Exception as exc:  # noqa: BLE001 - bad input must never break the gateway
         _logger.info("delivery report could not be read: %s", exc, exc_info=True)
         return empty_report(f"the report could not be read ({type(exc).__name__}: {str(exc)[:200]})")
@@ -630,7 +713,9 @@ def _bounded(msg, source=None):
         else:
             blank = False
         lines.append(line[:FLUFL_LINE])
-    return to_message("\n".join(lines))
+    # no address or status needs more than a few "<", ">" or blanks in a row: long runs of
+    # them are what those expressions are slow on
+    return to_message(_LONG_RUN_RE.sub(r"\1" * FLUFL_RUN, "\n".join(lines)))
 
 
 def _decode_addr(value):
