@@ -33,15 +33,12 @@
         "views/mail_alias_domain_check_views.xml",
         # outgoing queue
         "data/mail_queue_data.xml",
-        "views/mail_mail_queue_views.xml",
-        "views/ir_mail_server_queue_views.xml",
         # MX gateway
         "data/mail_mailgate_data.xml",
         # screens
         "views/mail_deliverability_overview_views.xml",
         "views/res_config_settings_views.xml",
         "views/ir_config_parameter_views.xml",
-        "views/fetchmail_server_search_views.xml",
     ],
     "assets": {
         "web.assets_backend": [

@@ -1,7 +1,6 @@
 # foundation
 from . import ir_config_parameter
 from . import mail_gateway_quarantine
-from . import mail_gateway_quarantine_screens
 from . import mail_alias_domain
 from . import mail_mail
 from . import mail_notification
@@ -14,7 +13,6 @@ from . import mail_bounce_event
 from . import res_partner
 # gateway guard
 from . import mail_gateway_receipt
-from . import ir_mail_server_gateway
 # incoming servers
 from . import fetchmail_server
 from . import fetchmail_server_folder
@@ -22,10 +20,8 @@ from . import fetchmail_message_key
 # DNS checks
 from . import mail_alias_domain_check
 # outgoing queue
-from . import ir_mail_server_queue
 from . import mail_mail_handover
 from . import mail_server_status
 # screens
 from . import mail_deliverability_overview
 from . import res_config_settings
-from . import mail_thread_previous_aliases

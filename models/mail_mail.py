@@ -1,13 +1,31 @@
+import datetime
+import logging
+import threading
+import time
 from collections import defaultdict
 
-from odoo import api, fields, models, tools
-from odoo.tools import str2bool
+import psycopg2
+
+from odoo import SUPERUSER_ID, api, fields, models, tools
+from odoo.modules.registry import Registry
+from odoo.tools import SQL, config, str2bool
 
 from ..tools import autoreply, smtp_retry
 from ..tools import from_filter as ff
-from ..tools.from_filter import has_header_breaking, sanitize_header_value
+from ..tools.from_filter import has_header_breaking, render, sanitize_header_value
 from ..tools.params import DEDICATED_FILTER_PARAM
-from .ir_mail_server import routing_state
+from ..tools.send_run import send_run
+from .mail_mail_handover import HandoverLog
+from .mail_notification import notification_route
+
+_queue_logger = logging.getLogger(__name__ + ".queue")
+QUEUE_CRON = "mail.ir_cron_mail_scheduler_action"
+# A live worker holds the e-mails it claimed locked until its batch commits, whatever the
+# time; a worker that dies releases them with its connection. The claim's date is written with
+# the batch (what an administrator sees) and keeps e-mails a run left unsent apart meanwhile.
+CLAIM_MINUTES = 5
+# the queue looks at its time budget before each group of this many e-mails
+TIME_CHECK_EVERY = 50
 
 
 class MailMail(models.Model):
@@ -35,11 +53,7 @@ class MailMail(models.Model):
                 vals[key] = sanitize_header_value(vals[key])
         return vals
 
-    @api.model_create_multi
-    def create(self, vals_list):
-        return super().create([self._md_sanitize_headers(vals) for vals in vals_list])
-
-    def _split_by_mail_configuration(self):
+    def _md_routed_batches(self):
         """Group by (server, alias domain, sender), decide each group once from one read of the
         servers, and keep the decision to record it on the mails."""
         # mass_mailing installed: a mailing's Dedicated Server obeys its FROM filter too when
@@ -64,7 +78,7 @@ class MailMail(models.Model):
             [], order="sequence, name, id")
         servers = IrMailServer._md_servers(mail_servers)
         legacy = None
-        state = routing_state(self.env.cr)
+        state = send_run(self.env.cr)
         routed = defaultdict(list)
         for (server_id, alias_domain_id, sender, from_mailing), group_rows in groups.items():
             finder = IrMailServer
@@ -81,8 +95,8 @@ class MailMail(models.Model):
                     sender or "", servers, finder._md_notification_email(), legacy,
                     forced_server_id=server_id, filter_forced=from_mailing)
             else:
-                finder._find_mail_server(sender, mail_servers)
-                decision = state.pop("decision")
+                legacy = legacy or IrMailServer._md_legacy_params()
+                decision = finder._md_decide(sender or "", servers, finder._md_notification_email(), legacy)
             lang = self.env.lang
             explanation = "\n".join([decision.explanation(lang)] + [
                 self.env._("Passed over %s", line)
@@ -100,7 +114,7 @@ class MailMail(models.Model):
                 original = row["email_from"]
                 if original not in planned:
                     planned[original] = dict(values, md_route_from_original=original)
-                state["mails"][row["id"]] = planned[original]
+                state.mails[row["id"]] = planned[original]
             key = (decision.server_id or server_id or False, alias_domain_id,
                    decision.email_from if decision.rewritten or not server_id else sender)
             routed[key].extend(row["id"] for row in group_rows)
@@ -109,36 +123,37 @@ class MailMail(models.Model):
             for batch_ids in tools.split_every(batch_size, ids):
                 yield server_id, alias_domain_id, smtp_from, batch_ids
 
-    def send(self, auto_commit=False, raise_exception=False, post_send_callback=None):
+    def _md_send_routed(self, auto_commit=False, raise_exception=False, post_send_callback=None):
+        """Odoo's send; the routes planned for these e-mails are forgotten once it is over."""
         try:
             return super().send(auto_commit=auto_commit, raise_exception=raise_exception,
                                 post_send_callback=post_send_callback)
         finally:
-            state = routing_state(self.env.cr)
+            state = send_run(self.env.cr)
             for mail_id in self.ids:
-                state["mails"].pop(mail_id, None)
-                state["finished"].pop(mail_id, None)
-            state["last"] = None
+                state.mails.pop(mail_id, None)
+                state.finished.pop(mail_id, None)
+            state.last = None
 
-    def write(self, vals):
-        """The routing decision goes with the writes `_send` does for each e-mail anyway (no
+    def _md_write_routed(self, vals):
+        """Odoo's write. The routing decision goes with the writes `_send` does for each e-mail anyway (no
         query): the planned route with Odoo's guard write before sending, the From and envelope
         really used with the outcome (sent, failed, or put back in the queue)."""
         if "email_from" in vals or "reply_to" in vals:
             vals = self._md_sanitize_headers(dict(vals))
-        state = routing_state(self.env.cr) if "state" in vals else None
-        if not state or not state["mails"] or not any(i in state["mails"] for i in self.ids):
+        state = send_run(self.env.cr) if "state" in vals else None
+        if not state or not state.mails or not any(i in state.mails for i in self.ids):
             return super().write(vals)
         if self._md_is_outcome(vals):
-            used = state["last"] or {}
-            state["last"] = None
+            used = state.last or {}
+            state.last = None
             by_changes = defaultdict(list)  # only what differs from the plan written earlier
             for mail_id in self.ids:
-                planned = state["mails"].pop(mail_id, None) or {}
+                planned = state.mails.pop(mail_id, None) or {}
                 changes = tuple((key, value) for key, value in used.items()
                                 if planned.get(key) != value)
                 by_changes[changes].append(mail_id)
-                state["finished"][mail_id] = dict(planned, **dict(changes))
+                state.finished[mail_id] = dict(planned, **dict(changes))
             for changes, ids in by_changes.items():
                 super(MailMail, self.browse(ids)).write(dict(vals, **dict(changes)))
             return True
@@ -146,9 +161,9 @@ class MailMail(models.Model):
             return super().write(vals)
         by_route = defaultdict(list)  # Odoo's guard write: e-mails share their group's plan
         for mail_id in self.ids:
-            by_route[id(state["mails"].get(mail_id))].append(mail_id)
+            by_route[id(state.mails.get(mail_id))].append(mail_id)
         for ids in by_route.values():
-            planned = state["mails"].get(ids[0]) or {}
+            planned = state.mails.get(ids[0]) or {}
             super(MailMail, self.browse(ids)).write(dict(vals, **planned))
         return True
 
@@ -161,14 +176,14 @@ class MailMail(models.Model):
     def _md_update_planned_route(self, ids, changes):
         """Change the routing decision of e-mails being sent (failover): in memory while it is
         planned, on the record once it was written."""
-        state = routing_state(self.env.cr)
+        state = send_run(self.env.cr)
         written = []
         for mail_id in ids:
-            planned = state["mails"].get(mail_id)
+            planned = state.mails.get(mail_id)
             if planned is None:
                 written.append(mail_id)
             else:
-                state["mails"][mail_id] = dict(planned, **changes(planned))
+                state.mails[mail_id] = dict(planned, **changes(planned))
         for mail in self.browse(written):
             mail.write(changes({"md_route_explanation": mail.md_route_explanation}))
 
@@ -203,16 +218,16 @@ class MailMail(models.Model):
 
     def _md_not_yet_accepted(self, emails):
         """``emails`` without the transactions a server accepted in an earlier try."""
-        run = queue_state(self.env.cr) if self.env.context.get("md_queue") else None
+        run = send_run(self.env.cr) if self.env.context.get("md_queue") else None
         if run is not None:
-            run["current_mail"] = self.id  # Odoo sends this e-mail's entries next
+            run.current_mail = self.id  # Odoo sends this e-mail's entries next
         accepted = smtp_retry.accepted_keys(self.md_accepted_recipients)
         if not accepted:
             return emails
         left = [email for email in (smtp_retry.without_accepted(email, accepted)
                                     for email in emails) if email]
         if not left and run is not None:
-            run["already_delivered"].add(self.id)
+            run.already_delivered.add(self.id)
         return left
 
     def _md_machine_written(self):
@@ -224,36 +239,7 @@ class MailMail(models.Model):
         return autoreply.is_machine_written(
             message.message_type, author_is_bot=bool(bot) and message.author_id.id == bot)
 
-    # ---- outgoing queue ----
-# (a second class on mail.mail, so the queue logic wraps the routing one without touching it)
-import datetime  # noqa: E402
-import logging  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-
-import psycopg2  # noqa: E402
-
-from odoo import SUPERUSER_ID  # noqa: E402
-from odoo.modules.registry import Registry  # noqa: E402
-from odoo.tools import SQL, config  # noqa: E402
-
-from ..tools.from_filter import render  # noqa: E402
-from .ir_mail_server_queue import queue_state  # noqa: E402
-from .mail_mail_handover import HandoverLog  # noqa: E402
-from .mail_notification import notification_route  # noqa: E402
-
-_queue_logger = logging.getLogger(__name__ + ".queue")
-QUEUE_CRON = "mail.ir_cron_mail_scheduler_action"
-# A live worker holds the e-mails it claimed locked until its batch commits, whatever the
-# time; a worker that dies releases them with its connection. The claim's date is written with
-# the batch (what an administrator sees) and keeps e-mails a run left unsent apart meanwhile.
-CLAIM_MINUTES = 5
-# the queue looks at its time budget before each group of this many e-mails
-TIME_CHECK_EVERY = 50
-
-
-class MailMailQueue(models.Model):
-    _inherit = "mail.mail"
+    # ------------------------------------------------------------------ outgoing queue
 
     md_attempt_count = fields.Integer(
         "Attempts", readonly=True, copy=False,
@@ -275,7 +261,7 @@ class MailMailQueue(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
-        mails = super().create(vals_list)
+        mails = super().create([self._md_sanitize_headers(vals) for vals in vals_list])
         outgoing = mails.filtered(lambda mail: mail.state == "outgoing")
         if outgoing:
             self._md_trigger_queue_after_commit(outgoing.ids)
@@ -327,7 +313,7 @@ class MailMailQueue(models.Model):
         if getattr(threading.current_thread(), "testing", False):
             return super().send_after_commit()  # Odoo sends at once, in the test transaction
         self._md_created_here().difference_update(self.ids)  # not the queue's to wake for
-        return super(MailMailQueue, self.with_context(md_after_commit=True)).send_after_commit()
+        return super(MailMail, self.with_context(md_after_commit=True)).send_after_commit()
 
     def send(self, auto_commit=False, raise_exception=False, post_send_callback=None):
         """Whatever the path, an e-mail is claimed before it is sent: e-mails a queue worker
@@ -348,24 +334,16 @@ class MailMailQueue(models.Model):
             if mails and not raise_exception:
                 # a direct send (the e-mail form's Send Now, the composer, code) keeps the
                 # queue's promises too: a temporary refusal is retried, never a red envelope
-                run = queue_state(self.env.cr)
+                run = send_run(self.env.cr)
                 try:
-                    return super(MailMailQueue, mails.with_context(md_queue=True)).send(
+                    return mails.with_context(md_queue=True)._md_send_routed(
                         auto_commit=auto_commit, raise_exception=False,
                         post_send_callback=post_send_callback)
                 finally:
-                    self._md_forget_run(run)
-        return super(MailMailQueue, mails).send(
+                    run.forget_mails()
+        return mails._md_send_routed(
             auto_commit=auto_commit, raise_exception=raise_exception,
             post_send_callback=post_send_callback)
-
-    @api.model
-    def _md_forget_run(self, run):
-        """What one sending run noted per e-mail, forgotten once it is over."""
-        run["deferred"].clear()
-        run["accepted"].clear()
-        run["already_delivered"].clear()
-        run["current_mail"] = None
 
     def _md_claim_for_send(self):
         """The e-mails no other transaction is sending: row-locked until this one ends (a queue
@@ -477,29 +455,30 @@ class MailMailQueue(models.Model):
                 self.env["ir.cron"]._notify_progress(done=len(done),
                                                      remaining=max(total - len(done), 0))
         res = None
-        state = queue_state(self.env.cr)
-        state["unlink_ids"] = set()
+        state = send_run(self.env.cr)
+        state.unlink_ids = set()
         # a scheduled run stops in time for the cron's time limit; the rest goes next run
-        state["deadline"] = time.monotonic() + self._md_time_budget() \
+        state.deadline = time.monotonic() + self._md_time_budget() \
             if auto_commit and not ids else None
-        state["cut_by_time"] = False
-        state["committing"] = auto_commit  # notes on servers go on cursors of their own
+        state.cut_by_time = False
+        state.committing = auto_commit  # notes on servers go on cursors of their own
         # one commit for the whole batch; meanwhile each hand-over is logged on its own cursor
         # (a batch of one e-mail commits right after it: the log would add nothing)
-        log = state["handover"] = HandoverLog(self.env.registry) \
+        log = state.handover = HandoverLog(self.env.registry) \
             if auto_commit and len(send_ids) > 1 else None
         committed = False
         try:
             res = self.browse(send_ids).with_context(md_queue=True, md_queue_batch=True).send(
                 auto_commit=False, post_send_callback=post_send_callback)
             # deleted with the outcomes that allow it, in the same transaction
-            self._md_unlink_sent(state.pop("unlink_ids", None))
+            unlink_ids, state.unlink_ids = state.unlink_ids, None
+            self._md_unlink_sent(unlink_ids)
             if auto_commit and (log is not None or not ids):
                 self.env.cr.commit()
             # (an immediate send of one e-mail leaves the commit to its own cursor, which
             # commits as soon as this returns)
             committed = True
-            if state["cut_by_time"]:
+            if state.cut_by_time:
                 self._md_release_unsent(send_ids, auto_commit)
         except Exception:
             _queue_logger.exception("Failed processing mail queue")
@@ -518,12 +497,7 @@ class MailMailQueue(models.Model):
             if auto_commit:
                 self.env.cr.commit()
         finally:
-            self._md_forget_run(state)
-            state.pop("batch_ids", None)
-            state.pop("handover", None)
-            state.pop("deadline", None)
-            state.pop("committing", None)
-            state.pop("unlink_ids", None)
+            state.end_queue_run()
             if log:
                 # a scheduled run removes its rows; an immediate send leaves them to the next
                 # scheduled run (one query less per e-mail sent as it is posted)
@@ -606,8 +580,8 @@ class MailMailQueue(models.Model):
             self.mail_message_id.mapped("subject")  # every column of the e-mails and messages
             self.recipient_ids.mapped("email_normalized")
             self.mapped("attachment_ids")
-        run = queue_state(self.env.cr) if self.env.context.get("md_queue") else None
-        deadline = run.get("deadline") if run else None
+        run = send_run(self.env.cr) if self.env.context.get("md_queue") else None
+        deadline = run.deadline if run else None
         options = {"auto_commit": auto_commit, "raise_exception": raise_exception,
                    "smtp_session": smtp_session, "alias_domain_id": alias_domain_id,
                    "mail_server": mail_server, "post_send_callback": post_send_callback}
@@ -615,15 +589,15 @@ class MailMailQueue(models.Model):
             return super()._send(**options)
         for chunk_ids in tools.split_every(TIME_CHECK_EVERY, self.ids):
             if time.monotonic() > deadline:
-                run["cut_by_time"] = True
+                run.cut_by_time = True
                 break
-            super(MailMailQueue, self.browse(chunk_ids))._send(**options)
+            super(MailMail, self.browse(chunk_ids))._send(**options)
         return True
 
     def unlink(self):
         """While the queue sends, e-mails Odoo deletes once sent (auto-delete) are deleted
         together when the batch is done: one deletion per batch instead of one per e-mail."""
-        pending = queue_state(self.env.cr).get("unlink_ids")
+        pending = send_run(self.env.cr).unlink_ids
         if pending is None or not self.env.context.get("md_queue"):
             return super().unlink()
         pending.update(self.ids)
@@ -655,13 +629,13 @@ class MailMailQueue(models.Model):
         if vals.get("state") == "outgoing" and "md_claim_until" not in vals:
             vals = dict(vals, md_claim_until=False)  # back in the queue (retry, reset): free
         if vals.get("state") != "exception" or not self.env.context.get("md_queue"):
-            return super().write(vals)
-        state = queue_state(self.env.cr)
+            return self._md_write_routed(vals)
+        state = send_run(self.env.cr)
         key = "send_error" if "failure_type" in vals else "connect_error"
-        found = state.get(key)
+        found = getattr(state, key)
         if not found:
-            return super().write(vals)
-        state[key] = None
+            return self._md_write_routed(vals)
+        setattr(state, key, None)
         kind, reason = found
         reason = render(reason, self.env.lang)
         max_attempts, delays = self._md_retry_params()
@@ -681,22 +655,22 @@ class MailMailQueue(models.Model):
                 # problem (4xx, unreachable) are a server problem
                 failure_type = vals.get("failure_type") if kind == smtp_retry.PERMANENT \
                     else "mail_smtp"
-                super(MailMailQueue, mails).write(dict(
+                mails._md_write_routed(dict(
                     vals, failure_reason=final_reason, md_attempt_count=attempts,
                     md_last_error=reason, md_next_try=False,
                     **({"failure_type": failure_type} if failure_type else {})))
             else:
-                state["deferred"].update(ids)
-                super(MailMailQueue, mails).write({
+                state.deferred.update(ids)
+                mails._md_write_routed({
                     "state": "outgoing", "failure_reason": False,
                     "md_attempt_count": attempts, "md_last_error": reason,
                     "md_next_try": now + datetime.timedelta(minutes=delay),
                     "md_claim_until": False})
                 self._md_trigger_queue_at(now + datetime.timedelta(minutes=delay))
             for mail in mails:  # what a server accepted of a retried e-mail is not sent again
-                accepted = state["accepted"].pop(mail.id, None)
+                accepted = state.accepted.pop(mail.id, None)
                 if accepted:
-                    super(MailMailQueue, mail).write({"md_accepted_recipients": "\n".join(sorted(
+                    mail._md_write_routed({"md_accepted_recipients": "\n".join(sorted(
                         smtp_retry.accepted_keys(mail.md_accepted_recipients) | accepted))})
         return True
 
@@ -704,18 +678,18 @@ class MailMailQueue(models.Model):
         """A postponed e-mail is still on its way: its notifications wait (those of recipients
         a server accepted are sent), nothing is removed. An e-mail every recipient of which had
         accepted an earlier try is sent."""
-        finished = routing_state(self.env.cr)["finished"].get(self.id) if len(self) == 1 else None
+        finished = send_run(self.env.cr).finished.get(self.id) if len(self) == 1 else None
         if finished:  # the recipients' notifications keep the route (see mail.notification)
             self = self.with_context(md_route=notification_route(finished))  # noqa: PLW0642
-        run = queue_state(self.env.cr) if self.env.context.get("md_queue") else None
-        if run is not None and run.get("handover") is not None:
-            run["handover"].flush()  # this e-mail is done: what its server accepted is logged
-        if run is not None and run["already_delivered"] and not failure_type:
-            delivered = self.filtered(lambda mail: mail.id in run["already_delivered"])
+        run = send_run(self.env.cr) if self.env.context.get("md_queue") else None
+        if run is not None and run.handover is not None:
+            run.handover.flush()  # this e-mail is done: what its server accepted is logged
+        if run is not None and run.already_delivered and not failure_type:
+            delivered = self.filtered(lambda mail: mail.id in run.already_delivered)
             if delivered:
-                run["already_delivered"].difference_update(delivered.ids)
+                run.already_delivered.difference_update(delivered.ids)
                 delivered.write({"state": "sent", "failure_reason": False})
-        deferred = run["deferred"] if run is not None else None
+        deferred = run.deferred if run is not None else None
         later_ids = [mail_id for mail_id in self.ids if deferred and mail_id in deferred]
         if not later_ids:
             return super()._postprocess_sent_message(
@@ -731,7 +705,7 @@ class MailMailQueue(models.Model):
                                           "failure_reason": False})
         rest = self - self.browse(later_ids)
         if rest:
-            return super(MailMailQueue, rest)._postprocess_sent_message(
+            return super(MailMail, rest)._postprocess_sent_message(
                 success_pids, failure_reason=failure_reason, failure_type=failure_type)
         return True
 
@@ -739,7 +713,7 @@ class MailMailQueue(models.Model):
 
     def _split_by_mail_configuration(self):
         """Batches as routed, cut to the daily allowance of their server; the rest waits."""
-        for server_id, alias_domain_id, smtp_from, batch_ids in super()._split_by_mail_configuration():
+        for server_id, alias_domain_id, smtp_from, batch_ids in self._md_routed_batches():
             if server_id:
                 server = self.env["ir.mail_server"].sudo().browse(server_id)
                 if server.md_daily_limit:  # read with the routing's servers: no query
@@ -751,11 +725,11 @@ class MailMailQueue(models.Model):
                         self.browse(batch_ids[granted:])._md_wait_next_day(server)
                         batch_ids = batch_ids[:granted]
             if batch_ids:
-                queue_state(self.env.cr)["batch_ids"] = batch_ids  # for a failover note
+                send_run(self.env.cr).batch_ids = batch_ids  # for a failover note
                 yield server_id, alias_domain_id, smtp_from, batch_ids
 
     def _md_wait_a_moment(self, server):
-        super(MailMailQueue, self).write({
+        self._md_write_routed({
             "state": "outgoing", "md_next_try": fields.Datetime.now() + datetime.timedelta(minutes=1),
             "md_claim_until": False, "md_last_error": self.env._(
                 "The daily allowance of server %(server)s could not be read now (other workers "
@@ -764,7 +738,7 @@ class MailMailQueue(models.Model):
     def _md_wait_next_day(self, server):
         tomorrow = datetime.datetime.combine(
             fields.Datetime.now().date() + datetime.timedelta(days=1), datetime.time())
-        super(MailMailQueue, self).write({
+        self._md_write_routed({
             "state": "outgoing", "md_next_try": tomorrow, "md_claim_until": False,
             "md_last_error": self.env._(
                 "Daily limit of %(limit)s e-mails reached on server %(server)s: waits for the "

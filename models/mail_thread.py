@@ -571,9 +571,17 @@ class MailThread(models.AbstractModel):
 
     @models.api.model
     def _detect_write_to_catchall(self, msg_dict):
+        """Written to the catchall itself (refused), replaced catchall addresses of an alias
+        domain included (as replaced bounce addresses are in ``_detect_is_bounce``)."""
         if "catchall_direct" in self._gateway_bypass():
             return False
-        result = super()._detect_write_to_catchall(msg_dict)
+        checker = self
+        previous = self.env["mail.alias.domain"]._md_previous_addresses()[0]
+        if previous:
+            current = self.env.context.get("mail_catchall_aliases") or \
+                self.env["mail.alias.domain"]._md_catchall_emails()
+            checker = self.with_context(mail_catchall_aliases=list(current) + sorted(previous))
+        result = super(MailThread, checker)._detect_write_to_catchall(msg_dict)
         if result:
             self._gateway_refuse(
                 "catchall_direct", "Written directly to the catchall address, not in reply to a "

@@ -1,5 +1,4 @@
 from odoo import fields, models
-from odoo.addons.mail.models.mail_thread_blacklist import MailBlackListMixin
 
 
 class ResPartner(models.Model):
@@ -10,14 +9,20 @@ class ResPartner(models.Model):
     email_normalized = fields.Char(index="btree_not_null")
 
     def _message_receive_bounce(self, email, partner):
-        """Count the bounce in one atomic UPDATE (concurrent reports never lose a count).
+        """Every override runs (channels, mass mailing, ...); only the counter's write becomes
+        one atomic UPDATE, so concurrent reports never lose a count (the stock mixin reads the
+        counter and writes it back)."""
+        return super(ResPartner, self.with_context(md_bounce_increment=True))._message_receive_bounce(
+            email, partner)
 
-        The stock mixin reads the counter and writes it back; we skip only that step and let
-        every other override (channels, mass mailing, ...) run.
-        """
-        if self.ids:
+    def write(self, vals):
+        if self.env.context.get("md_bounce_increment") and "message_bounce" in vals and self.ids:
+            vals = {key: value for key, value in vals.items() if key != "message_bounce"}
+            self.flush_recordset(["message_bounce"])
             self.env.cr.execute(
                 "UPDATE res_partner SET message_bounce = COALESCE(message_bounce, 0) + 1 WHERE id IN %s",
                 [tuple(self.ids)])
             self.invalidate_recordset(["message_bounce"])
-        return super(MailBlackListMixin, self)._message_receive_bounce(email, partner)
+            if not vals:
+                return True
+        return super().write(vals)

@@ -39,8 +39,7 @@ class MailRoutingPreview(models.TransientModel):
     def _selection_record_models(self):
         """Documents an e-mail can be about: business models that take mail (no mixins,
         no technical models such as the blocklist or IAP accounts)."""
-        from ..models.mail_gateway_quarantine_screens import business_thread_models  # noqa: PLC0415
-        return business_thread_models(self.env)
+        return self.env["mail.gateway.quarantine"]._md_business_thread_models()
 
     @api.depends("company_id")
     def _compute_alias_domain_id(self):
