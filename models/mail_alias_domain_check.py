@@ -4,7 +4,8 @@ from datetime import timedelta
 from odoo import api, fields, models, tools
 from odoo.exceptions import ValidationError
 
-from ..tools import dns_health
+from ..tools import dns as dns_checks
+from ..tools.dns import dkim as dns_dkim, lookup as dns_lookup, providers as dns_providers, result as dns_result
 from ..tools.params import PARAM_DNS_NAMESERVERS, PARAM_DNS_PORT, PARAM_DNS_TIMEOUT
 
 _logger = logging.getLogger(__name__)
@@ -83,22 +84,22 @@ class MailAliasDomainCheck(models.Model):
         icp = self.env["ir.config_parameter"].sudo()
         servers = icp.get_param(PARAM_DNS_NAMESERVERS) or ""
         try:
-            port = int(icp.get_param(PARAM_DNS_PORT) or dns_health.DEFAULT_PORT)
-            timeout = float(icp.get_param(PARAM_DNS_TIMEOUT) or dns_health.DEFAULT_TIMEOUT)
+            port = int(icp.get_param(PARAM_DNS_PORT) or dns_lookup.DEFAULT_PORT)
+            timeout = float(icp.get_param(PARAM_DNS_TIMEOUT) or dns_lookup.DEFAULT_TIMEOUT)
         except ValueError:  # written before the module validated it
-            port, timeout = dns_health.DEFAULT_PORT, dns_health.DEFAULT_TIMEOUT
+            port, timeout = dns_lookup.DEFAULT_PORT, dns_lookup.DEFAULT_TIMEOUT
         nameservers = [s.strip() for s in servers.split(",") if s.strip()]
-        return dns_health.make_resolver(nameservers, port, timeout)
+        return dns_lookup.make_resolver(nameservers, port, timeout)
 
     @api.model
     def _dns_run(self, alias_domains):
         """Check ``alias_domains`` against DNS and store the results; one resolver and one
         look-up cache for the run, so a dead DNS costs a few timeouts, not one per query."""
-        lookup = dns_health.DnsLookup(self._dns_resolver())
+        lookup = dns_lookup.DnsLookup(self._dns_resolver())
         for alias_domain in alias_domains:
             setup = self._dns_setup(alias_domain)
-            with dns_health.language(self.env.lang):
-                results = dns_health.check_domain(setup, lookup)
+            with dns_result.language(self.env.lang):
+                results = dns_checks.check_domain(setup, lookup)
             self._dns_store(alias_domain, results)
         return lookup
 
@@ -128,11 +129,11 @@ class MailAliasDomainCheck(models.Model):
             return not parts or any(p == name or p.endswith("@" + name) for p in parts)
 
         chosen = servers.filtered(covers) or servers[:1]
-        senders = [dns_health.Sender(server.name, server.smtp_host)
+        senders = [dns_result.Sender(server.name, server.smtp_host)
                    for server in chosen if server.smtp_host]
         if not servers:
             host = tools.config.get("smtp_server") or "localhost"
-            senders.append(dns_health.Sender(self.env._("configuration file"), host))
+            senders.append(dns_result.Sender(self.env._("configuration file"), host))
         return senders
 
     @api.model
@@ -142,7 +143,7 @@ class MailAliasDomainCheck(models.Model):
         servers = self.env["fetchmail.server"].sudo().search([("state", "=", "done")])
         suffix = "@" + (alias_domain.name or "").strip().lower()
         own = servers.filtered(lambda s: (s.user or "").strip().lower().endswith(suffix))
-        return [dns_health.Incoming(server.name, server.server or "", server.server_type)
+        return [dns_result.Incoming(server.name, server.server or "", server.server_type)
                 for server in own or servers]
 
     @api.model
@@ -150,10 +151,10 @@ class MailAliasDomainCheck(models.Model):
         from_email = alias_domain.default_from_email or ""
         from_domain = from_email.rpartition("@")[2] if "@" in from_email else alias_domain.name
         try:
-            selectors = dns_health.parse_selectors(alias_domain.dkim_selectors)
+            selectors = dns_dkim.parse_selectors(alias_domain.dkim_selectors)
         except ValueError:
             selectors = []
-        return dns_health.DomainSetup(
+        return dns_result.DomainSetup(
             alias_domain.name,
             from_domain=from_domain,
             bounce_domain=alias_domain.name,
@@ -166,13 +167,13 @@ class MailAliasDomainCheck(models.Model):
     @api.model
     def _dns_suggested_selectors(self, alias_domain):
         hosts = [sender.host for sender in self._dns_senders(alias_domain)]
-        return ", ".join(dns_health.suggested_dkim_selectors(hosts))
+        return ", ".join(dns_providers.suggested_dkim_selectors(hosts))
 
     @api.model
     def _dns_validate_selectors(self, alias_domains):
         for alias_domain in alias_domains:
             try:
-                dns_health.parse_selectors(alias_domain.dkim_selectors)
+                dns_dkim.parse_selectors(alias_domain.dkim_selectors)
             except ValueError as exc:
                 raise ValidationError(self.env._(
                     "DKIM Selectors of %(domain)s: %(error)s", domain=alias_domain.name,
@@ -200,7 +201,7 @@ class MailAliasDomainCheck(models.Model):
                 by_kind[kind] = self.sudo().with_context(
                     mail_create_nolog=True, mail_create_nosubscribe=True, tracking_disable=True,
                 ).create({"alias_domain_id": alias_domain.id, "kind": kind, **values})
-        overall = dns_health.worst(result.status for result in results.values())
+        overall = dns_result.worst(result.status for result in results.values())
         previous = alias_domain.dns_status_known
         domain_values = {f"dns_{kind}_status": result.status for kind, result in results.items()}
         domain_values.update(dns_status=overall, dns_checked_on=now)

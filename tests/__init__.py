@@ -25,7 +25,7 @@ from . import test_fetchmail_tools
 from . import test_fetchmail_imap
 from . import test_fetchmail_pop
 # DNS checks
-from . import test_dns_health_tools
+from . import test_dns_tools
 from . import test_dns_check
 # outgoing queue and the immediate send
 from . import test_smtp_retry
