@@ -5,6 +5,7 @@ from odoo import api, fields, models, tools
 from odoo.exceptions import ValidationError
 
 from ..tools import dns as dns_checks
+from ..tools import from_filter as ff
 from ..tools.dns import dkim as dns_dkim, lookup as dns_lookup, providers as dns_providers, result as dns_result
 from ..tools.params import PARAM_DNS_NAMESERVERS, PARAM_DNS_PORT, PARAM_DNS_TIMEOUT
 
@@ -118,20 +119,35 @@ class MailAliasDomainCheck(models.Model):
     # ------------------------------------------------------------------ what the domain does
     @api.model
     def _dns_senders(self, alias_domain):
-        """The outgoing servers that send for ``alias_domain``: those whose From filter covers
-        the domain and those without filter (else the first, as Odoo falls back to it; with
-        no server at all, the SMTP server of the configuration file)."""
-        name = (alias_domain.name or "").strip().lower()
-        servers = self.env["ir.mail_server"].sudo().search([], order="sequence, id")
+        """The outgoing servers that send for ``alias_domain``: those whose From filter admits
+        the domain's addresses and those without filter (else the first, as Odoo falls back
+        to it; with no server at all, the SMTP server of the configuration file). Filters are
+        read and servers ordered by routing's own rules (tools/from_filter.py), so the check
+        judges the server that really sends."""
+        MailServer = self.env["ir.mail_server"].sudo()
+        records = MailServer.search([])
+        ordered = ff.order_servers(
+            ff.Server(srv.id, srv.name or "", srv.sequence, srv.from_filter or "", srv.active)
+            for srv in records)
+        try:
+            domain = ff.normalize_domain(alias_domain.name)
+        except ValueError:
+            domain = ""
+        addresses = [address for address in (
+            alias_domain.default_from_email, alias_domain.catchall_email, alias_domain.bounce_email)
+            if address and address.rpartition("@")[2].lower() == (alias_domain.name or "").lower()]
 
         def covers(server):
-            parts = [p.strip().lower() for p in (server.from_filter or "").split(",") if p.strip()]
-            return not parts or any(p == name or p.endswith("@" + name) for p in parts)
+            entries = server.entries
+            return (not entries or ("domain", domain) in entries
+                    or any(kind == "address" and value.endswith("@" + domain) for kind, value in entries)
+                    or any(ff.match_kind(address, entries) for address in addresses))
 
-        chosen = servers.filtered(covers) or servers[:1]
-        senders = [dns_result.Sender(server.name, server.smtp_host)
-                   for server in chosen if server.smtp_host]
-        if not servers:
+        chosen = [server for server in ordered if covers(server)] or ordered[:1]
+        by_id = {srv.id: srv for srv in records}
+        senders = [dns_result.Sender(by_id[server.id].name, by_id[server.id].smtp_host)
+                   for server in chosen if by_id[server.id].smtp_host]
+        if not records:
             host = tools.config.get("smtp_server") or "localhost"
             senders.append(dns_result.Sender(self.env._("configuration file"), host))
         return senders
