@@ -129,13 +129,10 @@ class MailAliasDomainCheck(models.Model):
         ordered = ff.order_servers(
             ff.Server(srv.id, srv.name or "", srv.sequence, srv.from_filter or "", srv.active)
             for srv in records)
-        try:
-            domain = ff.normalize_domain(alias_domain.name)
-        except ValueError:
-            domain = ""
+        domain = dns_result.dns_name(alias_domain.name)
         addresses = [address for address in (
             alias_domain.default_from_email, alias_domain.catchall_email, alias_domain.bounce_email)
-            if address and address.rpartition("@")[2].lower() == (alias_domain.name or "").lower()]
+            if address and dns_result.dns_name(address.rpartition("@")[2]) == domain]
 
         def covers(server):
             entries = server.entries
@@ -157,8 +154,9 @@ class MailAliasDomainCheck(models.Model):
         """The confirmed incoming servers fetching for ``alias_domain``: those whose login is
         an address of the domain, else all of them."""
         servers = self.env["fetchmail.server"].sudo().search([("state", "=", "done")])
-        suffix = "@" + (alias_domain.name or "").strip().lower()
-        own = servers.filtered(lambda s: (s.user or "").strip().lower().endswith(suffix))
+        domain = dns_result.dns_name(alias_domain.name)
+        own = servers.filtered(
+            lambda s: "@" in (s.user or "") and dns_result.dns_name(s.user.rpartition("@")[2]) == domain)
         return [dns_result.Incoming(server.name, server.server or "", server.server_type)
                 for server in own or servers]
 
