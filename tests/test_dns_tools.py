@@ -340,6 +340,13 @@ class TestSpfVerdictsByPyspf(BaseCase):
         self.assertEqual(dns_spf.check_host(lookup, "192.0.2.25", "example.com",
                                             record="v=spf1 include:_spf.slow.example -all")[0], "temperror")
 
+    @given(st.text(max_size=300))
+    @settings(max_examples=150, deadline=None)
+    def test_hostile_records_give_a_verdict(self, text):
+        outcome, _explanation = dns_spf.check_host(lookup_with(), "192.0.2.25", "example.com",
+                                                   record="v=spf1 " + text)
+        self.assertIn(outcome, ("pass", "fail", "softfail", "neutral", "none", "permerror", "temperror"))
+
     def test_one_idna_normaliser(self):
         self.assertEqual(dns_result.dns_name("Faß.DE."), "xn--fa-hia.de")
         self.assertEqual(dns_result.zone_txt("faß.de", "v=spf1 -all"), 'xn--fa-hia.de. IN TXT "v=spf1 -all"')
@@ -378,6 +385,12 @@ class TestDkim(BaseCase):
             with self.subTest(text=text[:40]):
                 self.assertTrue(dns_dkim.parse_dkim_key(text).errors)
         self.assertTrue(dns_dkim.parse_dkim_key("v=DKIM1; p=").revoked)
+
+    @given(st.text(max_size=300))
+    @settings(max_examples=150, deadline=None)
+    def test_parse_never_raises(self, text):
+        dns_dkim.parse_dkim_key(text)
+        dns_dmarc.parse_dmarc(text)
 
     def dkim(self, selectors, suggested=(), **records):
         return dns_dkim.evaluate_dkim("example.com", selectors, lookup_with(**records), suggested=suggested)

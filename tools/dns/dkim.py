@@ -40,7 +40,7 @@ def parse_tags(text):
     if len(text) > MAX_TAG_LIST:
         return {}, [tr(_lt("the record is longer than %(max)s characters", max=MAX_TAG_LIST))]
     try:
-        raw = dkim.util.parse_tag_value(text.encode("utf-8"))
+        raw = dkim.util.parse_tag_value(text.encode("utf-8", "replace"))
     except dkim.util.DuplicateTag as exc:
         tag = exc.args[0].decode("utf-8", "replace") if exc.args else ""
         return {}, [tr(_lt("tag %(tag)s appears twice", tag=tag))]

@@ -45,7 +45,7 @@ def _pyspf_dns(name, qtype, *args, **kwargs):
         return []
     key = (name, qtype)
     if qtype in ("TXT", "SPF"):
-        return [(key, tuple(part.encode("utf-8") for part in parts)) for parts in answer.parts]
+        return [(key, tuple(part.encode("utf-8", "replace") for part in parts)) for parts in answer.parts]
     if qtype == "MX":  # a null MX (host "") is the root: pyspf finds no address for it
         return [(key, (preference, host or ".")) for preference, host in answer.values]
     return [(key, value) for value in answer.values]
