@@ -335,6 +335,19 @@ class TestSpfVerdictsByPyspf(BaseCase):
         self.assertIn(("x.example.com", "A"), lookup.asked)
         self.assertNotIn(("x.example.com", "AAAA"), lookup.asked)
 
+    def test_over_the_limits_the_record_is_the_fix(self):
+        """pyspf answers permerror for every server of a record over the look-up limit: the
+        advice is the record within the limits, not one more term per server."""
+        chain = {f"l{i}__example__com": {"TXT": [f"v=spf1 include:l{i + 1}.example.com -all"]} for i in range(10)}
+        chain["l10__example__com"] = {"TXT": ["v=spf1 ip4:198.51.100.0/24 -all"]}
+        lookup = lookup_with(example__com={"TXT": ["v=spf1 include:l0.example.com -all"]},
+                             own__example__net={"A": ["198.51.100.7"]}, **chain)
+        result = dns_spf.evaluate_spf("example.com", lookup, [dns_result.Sender("Own", "own.example.net")])
+        self.assertEqual(result.status, "error")
+        self.assertIn("DNS-querying terms", result.summary)
+        self.assertNotIn("a:own.example.net", result.record_to_publish)
+        self.assertTrue(any("own.example.net (Own): permerror" in line for line in result.records))
+
     def test_timeout_inside_the_evaluation_is_temperror(self):
         lookup = lookup_with(_spf__slow__example=TIMEOUT)
         self.assertEqual(dns_spf.check_host(lookup, "192.0.2.25", "example.com",

@@ -544,6 +544,7 @@ def _judge_spf_senders(result, root, walk, domain, lookup, senders, quiet=False)
     includes the SPF of its provider. ``quiet``: only collect the terms (no record yet).
     """
     missing = []
+    over_limits = walk.lookups > SPF_MAX_LOOKUPS or walk.voids > SPF_MAX_VOID
     for sender in senders:
         host = dns_name(sender.host)
         if not host:
@@ -566,6 +567,13 @@ def _judge_spf_senders(result, root, walk, domain, lookup, senders, quiet=False)
             result.records.append(tr(_lt(
                 "%(host)s (%(server)s): authorised through include:%(include)s of its provider.",
                 host=host, server=sender.label, include=include)))
+            continue
+        if over_limits and results and set(results.values()) == {"permerror"}:
+            # receivers fail every server while the record is over the limits: the fix is
+            # the record advised above, not one more term
+            result.records.append(tr(_lt(
+                "%(host)s (%(server)s): permerror, as for every server until the record is "
+                "within the RFC 7208 limits.", host=host, server=sender.label)))
             continue
         if addresses.status == "unknown" or "temperror" in results.values():
             result.flag("unknown", _lt(
