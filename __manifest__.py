@@ -8,7 +8,7 @@
     "author": "mail_deliverability contributors",
     "website": "https://example.invalid/mail_deliverability",
     "depends": ["mail"],
-    "external_dependencies": {"python": ["dnspython", "publicsuffixlist", "flufl_bounce"]},
+    "external_dependencies": {"python": ["dnspython", "publicsuffixlist", "flufl_bounce", "pyspf", "dkimpy"]},
     "data": [
         # foundation
         "security/ir.model.access.csv",

@@ -4,7 +4,9 @@ from datetime import timedelta
 from odoo import api, fields, models, tools
 from odoo.exceptions import ValidationError
 
-from ..tools import dns_health
+from ..tools import dns as dns_checks
+from ..tools import from_filter as ff
+from ..tools.dns import dkim as dns_dkim, lookup as dns_lookup, providers as dns_providers, result as dns_result
 from ..tools.params import PARAM_DNS_NAMESERVERS, PARAM_DNS_PORT, PARAM_DNS_TIMEOUT
 
 _logger = logging.getLogger(__name__)
@@ -83,22 +85,22 @@ class MailAliasDomainCheck(models.Model):
         icp = self.env["ir.config_parameter"].sudo()
         servers = icp.get_param(PARAM_DNS_NAMESERVERS) or ""
         try:
-            port = int(icp.get_param(PARAM_DNS_PORT) or dns_health.DEFAULT_PORT)
-            timeout = float(icp.get_param(PARAM_DNS_TIMEOUT) or dns_health.DEFAULT_TIMEOUT)
+            port = int(icp.get_param(PARAM_DNS_PORT) or dns_lookup.DEFAULT_PORT)
+            timeout = float(icp.get_param(PARAM_DNS_TIMEOUT) or dns_lookup.DEFAULT_TIMEOUT)
         except ValueError:  # written before the module validated it
-            port, timeout = dns_health.DEFAULT_PORT, dns_health.DEFAULT_TIMEOUT
+            port, timeout = dns_lookup.DEFAULT_PORT, dns_lookup.DEFAULT_TIMEOUT
         nameservers = [s.strip() for s in servers.split(",") if s.strip()]
-        return dns_health.make_resolver(nameservers, port, timeout)
+        return dns_lookup.make_resolver(nameservers, port, timeout)
 
     @api.model
     def _dns_run(self, alias_domains):
         """Check ``alias_domains`` against DNS and store the results; one resolver and one
         look-up cache for the run, so a dead DNS costs a few timeouts, not one per query."""
-        lookup = dns_health.DnsLookup(self._dns_resolver())
+        lookup = dns_lookup.DnsLookup(self._dns_resolver())
         for alias_domain in alias_domains:
             setup = self._dns_setup(alias_domain)
-            with dns_health.language(self.env.lang):
-                results = dns_health.check_domain(setup, lookup)
+            with dns_result.language(self.env.lang):
+                results = dns_checks.check_domain(setup, lookup)
             self._dns_store(alias_domain, results)
         return lookup
 
@@ -117,22 +119,34 @@ class MailAliasDomainCheck(models.Model):
     # ------------------------------------------------------------------ what the domain does
     @api.model
     def _dns_senders(self, alias_domain):
-        """The outgoing servers that send for ``alias_domain``: those whose From filter covers
-        the domain and those without filter (else the first, as Odoo falls back to it; with
-        no server at all, the SMTP server of the configuration file)."""
-        name = (alias_domain.name or "").strip().lower()
-        servers = self.env["ir.mail_server"].sudo().search([], order="sequence, id")
+        """The outgoing servers that send for ``alias_domain``: those whose From filter admits
+        the domain's addresses and those without filter (else the first, as Odoo falls back
+        to it; with no server at all, the SMTP server of the configuration file). Filters are
+        read and servers ordered by routing's own rules (tools/from_filter.py), so the check
+        judges the server that really sends."""
+        MailServer = self.env["ir.mail_server"].sudo()
+        records = MailServer.search([])
+        ordered = ff.order_servers(
+            ff.Server(srv.id, srv.name or "", srv.sequence, srv.from_filter or "", srv.active)
+            for srv in records)
+        domain = dns_result.dns_name(alias_domain.name)
+        addresses = [address for address in (
+            alias_domain.default_from_email, alias_domain.catchall_email, alias_domain.bounce_email)
+            if address and dns_result.dns_name(address.rpartition("@")[2]) == domain]
 
         def covers(server):
-            parts = [p.strip().lower() for p in (server.from_filter or "").split(",") if p.strip()]
-            return not parts or any(p == name or p.endswith("@" + name) for p in parts)
+            entries = server.entries
+            return (not entries or ("domain", domain) in entries
+                    or any(kind == "address" and value.endswith("@" + domain) for kind, value in entries)
+                    or any(ff.match_kind(address, entries) for address in addresses))
 
-        chosen = servers.filtered(covers) or servers[:1]
-        senders = [dns_health.Sender(server.name, server.smtp_host)
-                   for server in chosen if server.smtp_host]
-        if not servers:
+        chosen = [server for server in ordered if covers(server)] or ordered[:1]
+        by_id = {srv.id: srv for srv in records}
+        senders = [dns_result.Sender(by_id[server.id].name, by_id[server.id].smtp_host)
+                   for server in chosen if by_id[server.id].smtp_host]
+        if not records:
             host = tools.config.get("smtp_server") or "localhost"
-            senders.append(dns_health.Sender(self.env._("configuration file"), host))
+            senders.append(dns_result.Sender(self.env._("configuration file"), host))
         return senders
 
     @api.model
@@ -140,9 +154,10 @@ class MailAliasDomainCheck(models.Model):
         """The confirmed incoming servers fetching for ``alias_domain``: those whose login is
         an address of the domain, else all of them."""
         servers = self.env["fetchmail.server"].sudo().search([("state", "=", "done")])
-        suffix = "@" + (alias_domain.name or "").strip().lower()
-        own = servers.filtered(lambda s: (s.user or "").strip().lower().endswith(suffix))
-        return [dns_health.Incoming(server.name, server.server or "", server.server_type)
+        domain = dns_result.dns_name(alias_domain.name)
+        own = servers.filtered(
+            lambda s: "@" in (s.user or "") and dns_result.dns_name(s.user.rpartition("@")[2]) == domain)
+        return [dns_result.Incoming(server.name, server.server or "", server.server_type)
                 for server in own or servers]
 
     @api.model
@@ -150,10 +165,10 @@ class MailAliasDomainCheck(models.Model):
         from_email = alias_domain.default_from_email or ""
         from_domain = from_email.rpartition("@")[2] if "@" in from_email else alias_domain.name
         try:
-            selectors = dns_health.parse_selectors(alias_domain.dkim_selectors)
+            selectors = dns_dkim.parse_selectors(alias_domain.dkim_selectors)
         except ValueError:
             selectors = []
-        return dns_health.DomainSetup(
+        return dns_result.DomainSetup(
             alias_domain.name,
             from_domain=from_domain,
             bounce_domain=alias_domain.name,
@@ -166,13 +181,13 @@ class MailAliasDomainCheck(models.Model):
     @api.model
     def _dns_suggested_selectors(self, alias_domain):
         hosts = [sender.host for sender in self._dns_senders(alias_domain)]
-        return ", ".join(dns_health.suggested_dkim_selectors(hosts))
+        return ", ".join(dns_providers.suggested_dkim_selectors(hosts))
 
     @api.model
     def _dns_validate_selectors(self, alias_domains):
         for alias_domain in alias_domains:
             try:
-                dns_health.parse_selectors(alias_domain.dkim_selectors)
+                dns_dkim.parse_selectors(alias_domain.dkim_selectors)
             except ValueError as exc:
                 raise ValidationError(self.env._(
                     "DKIM Selectors of %(domain)s: %(error)s", domain=alias_domain.name,
@@ -200,7 +215,7 @@ class MailAliasDomainCheck(models.Model):
                 by_kind[kind] = self.sudo().with_context(
                     mail_create_nolog=True, mail_create_nosubscribe=True, tracking_disable=True,
                 ).create({"alias_domain_id": alias_domain.id, "kind": kind, **values})
-        overall = dns_health.worst(result.status for result in results.values())
+        overall = dns_result.worst(result.status for result in results.values())
         previous = alias_domain.dns_status_known
         domain_values = {f"dns_{kind}_status": result.status for kind, result in results.items()}
         domain_values.update(dns_status=overall, dns_checked_on=now)

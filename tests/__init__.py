@@ -25,8 +25,9 @@ from . import test_fetchmail_tools
 from . import test_fetchmail_imap
 from . import test_fetchmail_pop
 # DNS checks
-from . import test_dns_health_tools
+from . import test_dns_tools
 from . import test_dns_check
+from . import test_dns_spf_suite
 # outgoing queue and the immediate send
 from . import test_smtp_retry
 from . import test_outgoing_queue

@@ -214,14 +214,30 @@ class TestDnsCheckZones(DnsCheckCase):
 
     def test_sender_filtered_out_is_not_required(self):
         """Only the outgoing servers whose From filter covers the domain must be authorised."""
+        # named after Provider SMTP: routing's order (priority, then name) keeps Provider SMTP first
         self.env["ir.mail_server"].create({
-            "name": "Other SMTP", "smtp_host": "mx.elsewhere.test", "from_filter": "other.example",
+            "name": "Second SMTP", "smtp_host": "mx.elsewhere.test", "from_filter": "other.example",
             "smtp_encryption": "none"})
         _alias_domain, checks = self.check("correct.test")
         self.assertStatuses(checks, spf="ok")
         self.smtp_server.from_filter = "other.example"  # no server covers correct.test: first one
         _alias_domain, checks = self.check("dkim2048.test")
         self.assertStatuses(checks, spf="ok")
+
+    def test_senders_follow_routing_order_and_matcher(self):
+        """With no server covering the domain, the first one by routing's order (priority,
+        then name) is judged; FROM filters are read by routing's own parser (any case)."""
+        self.smtp_server.from_filter = "other.example"
+        self.env["ir.mail_server"].create({
+            "name": "A first by name", "smtp_host": "mx.elsewhere.test", "sequence": self.smtp_server.sequence,
+            "from_filter": "other.example", "smtp_encryption": "none"})
+        alias_domain = self.alias_domain("correct.test")
+        Check = self.env["mail.alias.domain.check"]
+        self.assertEqual([s.label for s in Check._dns_senders(alias_domain)], ["A first by name"])
+        self.smtp_server.from_filter = "Other.Example, CORRECT.test"
+        self.assertEqual([s.label for s in Check._dns_senders(alias_domain)], ["Provider SMTP"])
+        self.smtp_server.from_filter = "bounce@Correct.Test"
+        self.assertEqual([s.label for s in Check._dns_senders(alias_domain)], ["Provider SMTP"])
 
     def test_selectors_suggested_and_validated(self):
         alias_domain = self.alias_domain("correct.test", selectors=False)
