@@ -66,7 +66,8 @@ if __name__ == "__main__":
     plain = load("postfix_plain.eml")
     for size in (1, 20):
         timed(f"postfix, {size} MB single-line body", plain.replace(b"Hello there.", b"x" * (size << 20)), 1)
-        timed(f"postfix, {size} MB of lines", plain.replace(b"Hello there.", b"some text abc@d.test 550\n" * ((size << 20) // 25)), 1)
+        lines = b"some text abc@d.test 550\n" * ((size << 20) // 25)
+        timed(f"postfix, {size} MB of lines", plain.replace(b"Hello there.", lines), 1)
     print()
     print("Read time per MB: crafted reports against a normal report of the same size")
     normal_total, normal_read = per_mb("normal report (quoting a long original)", bounce_samples.normal_report())
@@ -74,7 +75,8 @@ if __name__ == "__main__":
     for name, raw in bounce_samples.crafted_reports().items():
         total, read = per_mb(name, raw)
         worst_total, worst_read = max(worst_total, total), max(worst_read, read)
-    print(f"worst crafted report, from bytes (the gateway's read): {worst_total:.3f} s/MB ({worst_total / normal_total:.1f} x "
+    print(f"worst crafted report, from bytes (the gateway's read): {worst_total:.3f} s/MB "
+          f"({worst_total / normal_total:.1f} x "
           f"the normal report)")
     print(f"worst crafted report, reader on the parsed e-mail: {worst_read:.3f} s/MB "
           f"({worst_read / normal_read:.1f} x the normal report)")
@@ -83,7 +85,8 @@ if __name__ == "__main__":
     if cases is None:
         print(f"flufl.bounce corpus: not available ({why})")
     else:
-        print("flufl.bounce corpus:", bounce_samples.figures_text(bounce_samples.corpus_figures(cases, dsn.parse_report)))
+        figures = bounce_samples.corpus_figures(cases, dsn.parse_report)
+        print("flufl.bounce corpus:", bounce_samples.figures_text(figures))
     data = Path(os.environ.get("ODOO_PATH", "/opt/odoo18")) / "addons" / "test_mail" / "data" / "test_mail_data.py"
     if data.exists():
         spec = importlib.util.spec_from_file_location("test_mail_data", data)

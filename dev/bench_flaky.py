@@ -90,7 +90,7 @@ def setup(registry, count, smtp_port, seed=11):
             values.append(value)
         mails = env["mail.mail"].create(values)
         expected = {}
-        for mail, idx in zip(mails, range(count)):
+        for mail, idx in zip(mails, range(count), strict=False):
             chosen = (mail.recipient_ids.mapped("email") if idx % 2
                       else [a.strip() for a in mail.email_to.split(",")])
             expected[mail.message_id.strip()] = {address.lower() for address in chosen}

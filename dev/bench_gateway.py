@@ -62,8 +62,10 @@ def main():
             cr.execute("CREATE INDEX bench_gateway_email_normalized ON mail_test_gateway (email_normalized)")
         measure(env, to, 10, 0)  # warm caches
         empty = measure(env, to, args.count, 1000)
-        cr.execute("INSERT INTO mail_test_gateway (name, email_from, email_normalized, message_bounce, create_date, write_date) "
-                   "SELECT 'Existing ' || i, 'other' || i || '@bench.example.org', 'other' || i || '@bench.example.org', 0, now(), now() "
+        cr.execute("INSERT INTO mail_test_gateway (name, email_from, email_normalized, message_bounce, create_date, "
+                   "write_date) "
+                   "SELECT 'Existing ' || i, 'other' || i || '@bench.example.org', 'other' || i || "
+                   "'@bench.example.org', 0, now(), now() "
                    "FROM generate_series(1, %s) i", [ROWS])
         cr.execute("INSERT INTO mail_gateway_receipt (kind, email_normalized, model, created, create_date) "
                    "SELECT 'received', 'other' || i || '@bench.example.org', 'mail.test.gateway', true, now() "

@@ -4,7 +4,8 @@ The same code runs against a stock Odoo 18 database and against one with the add
 two figures of a line differ only by the addon. Prints one line ``BENCH-RESULT {json}``.
 
 Usage: python bench_scenarios.py SCENARIO --count N [--smtp-port P --sink-file F] -- <odoo options>
-Scenarios: outgoing_batched, outgoing_single, outgoing_immediate, incoming, populate (adds 200,000 messages and records).
+Scenarios: outgoing_batched, outgoing_single, outgoing_immediate, incoming, populate (adds
+200,000 messages and records).
 """
 import argparse
 import contextlib
@@ -176,7 +177,7 @@ def incoming(env, args):
     new records through an alias, a third bounces of sent notifications."""
     setup_mail(env, None)
     model = env["ir.model"]._get("mail.test.gateway")
-    alias = env["mail.alias"].search([("alias_name", "=", "bench-gateway")], limit=1) or \
+    env["mail.alias"].search([("alias_name", "=", "bench-gateway")], limit=1) or \
         env["mail.alias"].create({"alias_name": "bench-gateway", "alias_model_id": model.id,
                                   "alias_contact": "everyone"})
     thread = env["mail.test.gateway"].create({"name": "Bench thread", "email_from": "x@customer.example.net"})

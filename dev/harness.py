@@ -192,7 +192,7 @@ def ensure_venv(odoo):
     result = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if result.returncode:
         noise = ("is ignored: it is neither a file nor a directory",)
-        print("\n".join(l for l in result.stdout.splitlines() if not any(n in l for n in noise))[-6000:])
+        print("\n".join(line for line in result.stdout.splitlines() if not any(n in line for n in noise))[-6000:])
         raise SetupError("Installing Python packages into .venv failed (see above).")
     stamp_file.write_text(stamp)
 
@@ -333,7 +333,8 @@ def start_private_cluster():
         # the cluster must live where the account can reach it
         probe = subprocess.run(["test", "-x", str(ROOT)], user=account)
         if probe.returncode:
-            data = Path(tempfile.gettempdir()) / f"mail_deliverability-pg-{hashlib.sha1(str(ROOT).encode()).hexdigest()[:10]}"
+            checkout = hashlib.sha1(str(ROOT).encode()).hexdigest()[:10]
+            data = Path(tempfile.gettempdir()) / f"mail_deliverability-pg-{checkout}"
     as_account = {"user": account} if account else {}
     if not (data / "PG_VERSION").exists():
         data.mkdir(parents=True, exist_ok=True)
@@ -438,7 +439,7 @@ class Odoo:
         cmd = self.bin_cmd(dbname, "-i", ",".join(modules), "--without-demo=all", "--stop-after-init",
                            "--max-cron-threads=0", "--log-level=warn")
         code, log = self.run_logged(cmd, log_path)
-        problems = [l for l in log.splitlines() if re.search(r" (ERROR|CRITICAL) ", l)]
+        problems = [line for line in log.splitlines() if re.search(r" (ERROR|CRITICAL) ", line)]
         return code == 0 and not problems, problems
 
 
@@ -551,7 +552,8 @@ def _ensure_template(odoo, modules, label):
             return None, problems
         odoo.psql(f'ALTER DATABASE "{tmp}" RENAME TO "{addon_name}"')
         # keep one template per label: drop the stale ones
-        for (name,) in odoo.psql(f"SELECT datname FROM pg_database WHERE datname LIKE 'mdtpl\\_{label}\\_{checkout}\\_%' "
+        for (name,) in odoo.psql(f"SELECT datname FROM pg_database WHERE datname LIKE "
+                                 f"'mdtpl\\_{label}\\_{checkout}\\_%' "
                                  f"AND datname NOT IN ('{base_name}', '{addon_name}')", fetch=True):
             odoo.drop_db(name)
     return addon_name, []
@@ -679,6 +681,32 @@ def check_differential(odoo, template, run_id):
 RESULT_LINE = re.compile(r"(\d+) failed, (\d+) error\(s\) of (\d+) tests when loading database")
 
 
+def check_lint():
+    """OCA's linters on the addon, with its configuration (.ruff.toml, .pylintrc): ruff, then
+    pylint with the pylint-odoo plugin (Python, XML, CSV and manifest). Zero findings pass."""
+    problems, counts = [], {}
+    ruff = subprocess.run([str(VENV / "bin" / "ruff"), "check", "--no-fix", "--output-format", "concise",
+                           "--config", str(ROOT / ".ruff.toml"), str(ROOT)],
+                          capture_output=True, text=True, cwd=ROOT)
+    findings = [line for line in ruff.stdout.splitlines() if re.match(r"^\S+:\d+:\d+: ", line)]
+    counts["ruff"] = len(findings)
+    problems += findings
+    if ruff.returncode and not findings:
+        problems.append(f"ruff failed: {ruff.stdout[-1000:]}{ruff.stderr[-1000:]}")
+        counts["ruff"] = -1
+    folder = addons_link()  # pylint-odoo reads the module by its technical name
+    pylint = subprocess.run([str(VENV / "bin" / "pylint"), f"--rcfile={ROOT / '.pylintrc'}", MODULE],
+                            capture_output=True, text=True, cwd=folder)
+    findings = [line for line in pylint.stdout.splitlines() if re.match(r"^\S+:\d+: \[", line)]
+    counts["pylint-odoo"] = len(findings)
+    problems += findings
+    if pylint.returncode and not findings:
+        problems.append(f"pylint failed: {pylint.stdout[-1000:]}{pylint.stderr[-1000:]}")
+        counts["pylint-odoo"] = -1
+    say("lint: " + ", ".join(f"{tool} {count} findings" for tool, count in counts.items()))
+    return not problems, problems
+
+
 def run_tests(odoo, template, tags, run_id, label):
     name = f"md_test_{label}_{run_id}"
     odoo.copy_db(template, name)
@@ -690,9 +718,8 @@ def run_tests(odoo, template, tags, run_id, label):
         code, log = odoo.run_logged(cmd, log_path)
     finally:
         odoo.drop_db(name)
-    match = None
-    for match in RESULT_LINE.finditer(log):
-        pass
+    matches = list(RESULT_LINE.finditer(log))
+    match = matches[-1] if matches else None  # the last summary line is the run's
     if not match:
         return 0, 1, ["no result line from Odoo's test runner (crashed?)"] + error_blocks(log)
     failed, errors, total = (int(g) for g in match.groups())
@@ -711,10 +738,16 @@ def run_tests(odoo, template, tags, run_id, label):
     return max(total - failed - errors, 0), bad, problems
 
 
-def cmd_test(argv):
+def cmd_test(argv):  # noqa: C901 - one check after the other, each optional
     """The whole suite; `dev/test --only TAGS` runs just those test tags (for development)."""
     run_id = f"{os.getpid()}"
     only = None
+    if argv == ["--lint"]:
+        prepare()
+        ok, problems = check_lint()
+        print("\n".join(problems))
+        print(f"{int(ok)} passed, {int(not ok)} failed", flush=True)
+        return 0 if ok else 1
     single_checks = {"--live": check_live_server, "--diff": check_differential}
     if len(argv) == 1 and argv[0] in single_checks:  # one check alone (development)
         odoo = prepare()
@@ -726,7 +759,7 @@ def cmd_test(argv):
     if argv[:1] == ["--only"] and len(argv) == 2:
         only = argv[1].split(",")
     elif argv:
-        raise SetupError("usage: dev/test [--only TEST_TAGS | --live | --diff]")
+        raise SetupError("usage: dev/test [--only TEST_TAGS | --live | --diff | --lint]")
     odoo = prepare()
     ensure_system_packages()
     passed = failed = 0
@@ -750,6 +783,9 @@ def cmd_test(argv):
             report.append((title, problems))
         say(f"{title}: {good} passed, {bad} failed")
 
+    if not only:
+        ok, problems = check_lint()
+        check("ruff and pylint-odoo find nothing", ok, problems)
     template, problems = ensure_template(odoo, TEST_MODULES, "mail")
     check("install on a database that already has mail", template is not None, problems)
     if not only:
@@ -912,7 +948,8 @@ def cmd_bench(argv):
         # other processes only ever slow a run down: the best run is the least disturbed one
         rows.append((label, max(runs_stock, key=lambda r: r["rate"]),
                      max(runs_addon, key=lambda r: r["rate"])))
-    header = f"| {'line':<52} | {'stock /s':>9} | {'addon /s':>9} | {'addon/stock':>11} | {'stock q/item':>12} | {'addon q/item':>12} |"
+    header = (f"| {'line':<52} | {'stock /s':>9} | {'addon /s':>9} | {'addon/stock':>11} | {'stock q/item':>12} | "
+              f"{'addon q/item':>12} |")
     print("\n" + header + "\n|" + "|".join("-" * (len(c) + 0) for c in header.split("|")[1:-1]) + "|")
     for label, s_fig, a_fig in rows:
         if a_fig is None:

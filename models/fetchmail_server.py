@@ -8,12 +8,13 @@ import time
 import psycopg2.errors
 
 from odoo import api, fields, models
-from odoo.addons.mail.models import fetchmail as stock_fetchmail
 from odoo.exceptions import UserError, ValidationError
 
-from .fetchmail_message_key import ClaimDeferred
+from odoo.addons.mail.models import fetchmail as stock_fetchmail
+
 from ..tools.fetchmail import FolderMissing, LoginFailed, connection_failure_cause
 from ..tools.mailgate import MAX_SIZE_PARAM, max_size
+from .fetchmail_message_key import ClaimDeferred
 
 _logger = logging.getLogger(__name__)
 
@@ -68,7 +69,8 @@ class FetchmailServer(models.Model):
                                      help="Messages that could be neither processed nor quarantined; they stay on "
                                           "the mail server and are tried again at the next fetch.")
     md_last_error = fields.Text("Last error", readonly=True, copy=False,
-        help="Error of the last fetch, empty when it went well. Fix the cause (password, host, folder) and use Fetch Now to retry.")
+        help="Error of the last fetch, empty when it went well. Fix the cause (password, host, folder) and use "
+             "Fetch Now to retry.")
     md_folder_ids = fields.One2many("fetchmail.server.folder", "fetchmail_server_id", "Folder states", readonly=True,
         help="Where the fetch stands in each folder of the mailbox (IMAP UIDVALIDITY and last UID seen).")
 
@@ -146,7 +148,7 @@ class FetchmailServer(models.Model):
             try:
                 connection.sock.close()
             except Exception:  # noqa: BLE001
-                pass
+                _logger.debug("Socket of a dead connection already closed", exc_info=True)
 
     def _md_imap_select(self, connection, folder, readonly=False):
         connection.untagged_responses.pop("UIDVALIDITY", None)
@@ -225,7 +227,8 @@ class FetchmailServer(models.Model):
     def _md_commit(self):
         """The commit point of a fetch: what was processed is durable before the mail server
         forgets it. Re-locks the server row at once, as the commit released it."""
-        self.env.cr.commit()
+        # invalid-commit: each fetched message is committed before the next, as Odoo's fetchmail does
+        self.env.cr.commit()  # pylint: disable=invalid-commit
         return self._md_lock()
 
     def _md_fetch(self, deadline):

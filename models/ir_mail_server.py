@@ -17,6 +17,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 from odoo.tools.mail import email_normalize, email_normalize_all
+
 from odoo.addons.base.models.ir_mail_server import MailDeliveryException
 
 from ..tools import from_filter as ff
@@ -198,7 +199,8 @@ class IrMailServer(models.Model):
             plain = describe_smtp_failure(cause, sender_refused=sender_refused)
             if not plain:
                 raise
-            raise UserError(f"{ff.render(plain, self.env.lang)}\n\n{exc}") from cause
+            raise UserError(self.env._("%(cause)s\n\n%(error)s", cause=ff.render(plain, self.env.lang),
+                                       error=exc)) from cause
 
     def _get_test_email_from(self):
         """Sender of Test Connection: a filter's own address, else the alias domain's default
@@ -355,14 +357,14 @@ class IrMailServer(models.Model):
     def connect(self, *args, **kwargs):
         if not self.env.context.get("md_queue"):
             return super().connect(*args, **kwargs)
-        state = send_run(self.env.cr)
-        state.connect_error = None
+        run = send_run(self.env.cr)
+        run.connect_error = None
         open_session = functools.partial(super().connect, *args, **kwargs)
         try:
             session = open_session()
         except Exception as exc:
             found = classify_smtp_error(exc)
-            state.connect_error = found
+            run.connect_error = found
             failed_id = kwargs.get("mail_server_id")
             if found:
                 self._md_record_error(failed_id, found[1])
@@ -371,7 +373,7 @@ class IrMailServer(models.Model):
             session = self._md_failover(failed_id, ff.render(found[1], self.env.lang), kwargs)
             if session is None:
                 raise
-            state.connect_error = None
+            run.connect_error = None
             return session
         if session is not None:
             session = ReopeningSession(session, open_session, kwargs.get("mail_server_id"))
@@ -401,17 +403,18 @@ class IrMailServer(models.Model):
                 server=candidate.name)
             batch_ids = send_run(self.env.cr).batch_ids or []
             if batch_ids:
-                self.env["mail.mail"].sudo()._md_update_planned_route(batch_ids, lambda route: {
-                    "md_route_server_id": candidate.id, "md_route_explanation":
-                    "\n".join(filter(None, [route.get("md_route_explanation"), note]))})
+                self.env["mail.mail"].sudo()._md_update_planned_route(
+                    batch_ids, lambda route, server_id=candidate.id, note=note: {
+                        "md_route_server_id": server_id, "md_route_explanation":
+                        "\n".join(filter(None, [route.get("md_route_explanation"), note]))})
             return session
         return None
 
     def send_email(self, message, *args, **kwargs):
         if not self.env.context.get("md_queue"):
             return super().send_email(message, *args, **kwargs)
-        state = send_run(self.env.cr)
-        state.send_error = None
+        run = send_run(self.env.cr)
+        run.send_error = None
         session = kwargs.get("smtp_session")
         try:
             if isinstance(session, ReopeningSession) and not session.connected:
@@ -420,28 +423,28 @@ class IrMailServer(models.Model):
         except smtplib.SMTPServerDisconnected as exc:
             # Odoo lets it abort the whole batch: here it only postpones this e-mail, and the
             # next one opens a new connection
-            state.send_error = classify_smtp_error(exc)
-            self._md_record_send_error(session, kwargs, state.send_error)
+            run.send_error = classify_smtp_error(exc)
+            self._md_record_send_error(session, kwargs, run.send_error)
             raise MailDeliveryException(self.env._("Mail Delivery Failed"), str(exc)) from exc
         except Exception as exc:
-            state.send_error = classify_smtp_error(exc)
-            self._md_record_send_error(session, kwargs, state.send_error)
+            run.send_error = classify_smtp_error(exc)
+            self._md_record_send_error(session, kwargs, run.send_error)
             raise
         refused = getattr(session, "refused", None) or {}
-        self._md_note_accepted(state, message, refused)
+        self._md_note_accepted(run, message, refused)
         if refused:
             # some recipients were refused while the others were accepted: this e-mail is
             # tried again for them only (Odoo would count it sent)
             error = smtplib.SMTPRecipientsRefused(refused)
-            state.send_error = classify_smtp_error(error)
-            self._md_record_send_error(session, kwargs, state.send_error)
+            run.send_error = classify_smtp_error(error)
+            self._md_record_send_error(session, kwargs, run.send_error)
             raise MailDeliveryException(self.env._("Mail Delivery Failed"), str(error)) from error
         return result
 
-    def _md_note_accepted(self, state, message, refused):
+    def _md_note_accepted(self, run, message, refused):
         """The server accepted this transaction: its recipients are never sent this e-mail
         again (hand-over log at once, and the e-mail if it is retried)."""
-        mail_id = state.current_mail
+        mail_id = run.current_mail
         if not mail_id:
             return
         validated = self.env.context.get("send_validated_to")
@@ -452,8 +455,8 @@ class IrMailServer(models.Model):
         accepted = {address.lower() for address in validated} - refused
         if not accepted:
             return
-        state.accepted.setdefault(mail_id, set()).update(accepted)
-        log = state.handover
+        run.accepted.setdefault(mail_id, set()).update(accepted)
+        log = run.handover
         if log is not None:
             log.add(mail_id, recipients_key(accepted))
 

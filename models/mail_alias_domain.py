@@ -4,7 +4,6 @@ from odoo.exceptions import ValidationError
 from ..tools import from_filter as ff
 from ..tools.params import LEGACY_FROM_PARAMS
 
-
 # fields the cached address lists are read from
 CACHED_FIELDS = {"name", "catchall_alias", "bounce_alias", "md_previous_catchall_aliases",
                  "md_previous_bounce_aliases"}
@@ -104,7 +103,6 @@ class MailAliasDomain(models.Model):
 
     @models.api.constrains("bounce_signed_days")
     def _check_bounce_signed_days(self):
-        from odoo.exceptions import ValidationError  # noqa: PLC0415 - see above
         for domain in self:
             if domain.bounce_signed_days < 1 or domain.bounce_signed_days > 3650:
                 raise ValidationError(self.env._(

@@ -6,7 +6,10 @@ from odoo.exceptions import ValidationError
 
 from ..tools import dns as dns_checks
 from ..tools import from_filter as ff
-from ..tools.dns import dkim as dns_dkim, lookup as dns_lookup, providers as dns_providers, result as dns_result
+from ..tools.dns import dkim as dns_dkim
+from ..tools.dns import lookup as dns_lookup
+from ..tools.dns import providers as dns_providers
+from ..tools.dns import result as dns_result
 from ..tools.params import PARAM_DNS_NAMESERVERS, PARAM_DNS_PORT, PARAM_DNS_TIMEOUT
 
 _logger = logging.getLogger(__name__)
@@ -42,20 +45,20 @@ class MailAliasDomainCheck(models.Model):
     _rec_name = "kind"
 
     alias_domain_id = fields.Many2one(
-        "mail.alias.domain", "Alias Domain", required=True, ondelete="cascade", index=True,
+        "mail.alias.domain", required=True, ondelete="cascade", index=True,
         help="The domain whose DNS records this check reads.")
     kind = fields.Selection(CHECK_KINDS, required=True,
         help="Which DNS record this check reads: SPF, DKIM, DMARC or MX.")
     sequence = fields.Integer(compute="_compute_sequence", store=True)
     status = fields.Selection(DNS_STATUSES, required=True, default="unknown", tracking=True,
-        help="Result of the last check: ok, warning (works but should be improved), error (mail is likely refused or marked as spam) or unknown (DNS did not answer in time).")
+        help="Result of the last check: ok, warning (works but should be improved), error (mail is likely refused "
+             "or marked as spam) or unknown (DNS did not answer in time).")
     summary = fields.Char(help="The main finding, in one sentence.")
-    records_seen = fields.Text("Records Seen", help="What DNS answered, as zone-file lines.")
+    records_seen = fields.Text(help="What DNS answered, as zone-file lines.")
     advice = fields.Text(help="What is wrong and how to fix it, with the exact record to publish.")
     record_to_publish = fields.Text(
         "Record to Publish", help="Zone-file line(s) to add or replace at your DNS provider.")
-    checked_on = fields.Datetime("Checked On",
-        help="When DNS was last read for this check.")
+    checked_on = fields.Datetime(help="When DNS was last read for this check.")
 
     _sql_constraints = [
         ("alias_domain_kind_unique", "UNIQUE(alias_domain_id, kind)",

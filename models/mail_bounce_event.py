@@ -12,8 +12,8 @@ from odoo import api, fields, models, tools
 from odoo.tools import SQL, email_normalize, email_split, html2plaintext
 
 from ..tools import dsn, verp
-from ..tools.status_codes import describe_status
 from ..tools.params import BOUNCE_RETENTION_DAYS, bounce_blacklist_rule, bounce_retention
+from ..tools.status_codes import describe_status
 
 _logger = logging.getLogger(__name__)
 # Largest report stored whole (bytes). A delivery report says what happened in its first few
@@ -68,7 +68,9 @@ class MailBounceEvent(models.Model):
     res_id = fields.Many2oneReference("Document ID", model_field="model",
         help="Document the failed message belongs to.")
     kind = fields.Selection(BOUNCE_KINDS, required=True, default="unknown", index=True,
-        help="Hard bounce: the address does not work (counts toward the blacklist). Soft bounce: temporary (mailbox full, ...). Delay: still trying. Complaint: the recipient marked the e-mail as spam (opt-out). Read receipt: recorded only.")
+        help="Hard bounce: the address does not work (counts toward the blacklist). Soft bounce: temporary (mailbox "
+             "full, ...). Delay: still trying. Complaint: the recipient marked the e-mail as spam (opt-out). "
+             "Read receipt: recorded only.")
     status = fields.Char(help="RFC 3463 status code given by the reporting server (5.x.x permanent, "
                               "4.x.x transient).")
     status_meaning = fields.Char(
@@ -94,11 +96,12 @@ class MailBounceEvent(models.Model):
     matched_by = fields.Selection(
         [("token", "Signed bounce address"), ("message_id", "Original Message-Id"),
          ("address", "Address only"), ("none", "Nothing")], default="none", required=True,
-        help="How the report was tied to the recipient: signed bounce address (exact), Message-Id of the original e-mail, the address alone, or not at all.")
+        help="How the report was tied to the recipient: signed bounce address (exact), Message-Id of the original "
+             "e-mail, the address alone, or not at all.")
     matched = fields.Boolean(compute="_compute_matched", store=True, index=True,
         help="The report was tied to a contact or an e-mail.")
     unmatched_reason = fields.Text("Reason", help="Why the report could not be tied to a contact or an e-mail.")
-    company_id = fields.Many2one("res.company", "Company", index=True, default=lambda self: self.env.company,
+    company_id = fields.Many2one("res.company", index=True, default=lambda self: self.env.company,
         help="Company of the message that bounced.")
 
     @staticmethod
@@ -238,13 +241,14 @@ class MailBounceEvent(models.Model):
                 continue
             total += deleted
             if in_cron:
-                self.env.cr.commit()
+                # invalid-commit: the purge commits each chunk, so a long purge never holds one huge transaction
+                self.env.cr.commit()  # pylint: disable=invalid-commit
             more = deleted >= batch_size
             if not more or time.monotonic() - started > time_budget:
                 break
         orphans = 0 if more else self._purge_orphan_reports(cutoff, batch_size)
         if in_cron:
-            self.env.cr.commit()
+            self.env.cr.commit()  # pylint: disable=invalid-commit
             remaining = self.sudo().search_count([("date", "<", cutoff)], limit=100000) if more else 0
             self.env["ir.cron"]._notify_progress(done=total, remaining=remaining)
         _logger.info("Bounce purge: %d events older than %d days deleted with their reports "
@@ -398,7 +402,8 @@ class MailBounceEvent(models.Model):
                 if token["data"]["partner_id"] else self.env["res.partner"].sudo()
             if message:
                 values["bounced_message"] = message
-                values["bounced_msg_ids"] = [message.message_id] if message.message_id else values.get("bounced_msg_ids")
+                values["bounced_msg_ids"] = [message.message_id] if message.message_id \
+                    else values.get("bounced_msg_ids")
             if partner:
                 values["bounced_partner"] = partner
                 values["bounced_email"] = partner.email_normalized or values.get("bounced_email")
@@ -423,7 +428,8 @@ class MailBounceEvent(models.Model):
             "diagnostic": body[:2000] or False,
             "report_message_id": message_dict.get("message_id"), "report_from": message_dict.get("email_from"),
             "matched_by": "message_id" if message else ("address" if partner else "none"),
-            "unmatched_reason": False if (partner or message) else self.env._("No contact and no original e-mail given."),
+            "unmatched_reason": False if (partner or message)
+            else self.env._("No contact and no original e-mail given."),
         })
         if email:
             self._check_auto_blacklist([email])
@@ -561,7 +567,7 @@ class MailBounceEvent(models.Model):
         ]).write({"failure_type": "mail_bounce", "notification_status": "bounce", "failure_reason": reason})
 
     @api.model
-    def _apply_report(self, email_message, message_dict, report, stock_effects):
+    def _apply_report(self, email_message, message_dict, report, stock_effects):  # noqa: C901 - one report: every recipient outcome, in RFC 3464's order
         """Apply the report; return the bounce values of its (last) hard bounce, or none."""
         Event = self.sudo()
         outer = self._no_bounce_values()
@@ -608,7 +614,8 @@ class MailBounceEvent(models.Model):
             emails.discard(stock_email)
         # the Final-Recipient finds the contact when the Original-Recipient names nobody
         finals = {rcpt["final_email"] for rcpt in recipients
-                  if rcpt.get("final_email") and rcpt.get("final_email") != rcpt.get("email") and "partners" not in rcpt}
+                  if rcpt.get("final_email") and rcpt.get("final_email") != rcpt.get("email")
+                  and "partners" not in rcpt}
         if emails or finals:
             for partner in Partner.search([("email_normalized", "in", list(emails | finals))]):
                 by_email[partner.email_normalized] = by_email.get(partner.email_normalized, Partner) | partner

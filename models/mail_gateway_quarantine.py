@@ -48,7 +48,8 @@ class MailGatewayQuarantine(models.Model):
     state = fields.Selection(
         [("held", "Held"), ("released", "Released"), ("discarded", "Discarded")],
         default="held", required=True, index=True,
-        help="Held: waiting for a decision. Released: put back through the gateway. Discarded: kept only until the retention period ends.")
+        help="Held: waiting for a decision. Released: put back through the gateway. Discarded: kept only until the "
+             "retention period ends.")
     reason = fields.Selection(QUARANTINE_REASONS, required=True, index=True,
         help="Which gateway check refused the message.")
     reason_detail = fields.Text("Details", help="Why the gateway refused this message, in words.")
@@ -63,7 +64,7 @@ class MailGatewayQuarantine(models.Model):
     message_date = fields.Datetime("Date", readonly=True,
         help="Date header of the held message.")
     alias_id = fields.Many2one(
-        "mail.alias", "Alias", index="btree_not_null", ondelete="set null",
+        "mail.alias", index="btree_not_null", ondelete="set null",
         help="On release, the message goes to this alias when its own addresses find no route.")
     model = fields.Selection(
         selection="_selection_md_target_models", string="Target model",
@@ -77,7 +78,7 @@ class MailGatewayQuarantine(models.Model):
         help="Incoming server that fetched the message (empty: delivered by the mail gateway script).")
     raw_message = fields.Binary("Raw message", attachment=True, groups="base.group_system",
         help="The message exactly as received, readable by administrators only.")
-    company_id = fields.Many2one("res.company", "Company", index=True,
+    company_id = fields.Many2one("res.company", index=True,
         help="Company of the alias or server that received the message.")
     bypassed_checks = fields.Char(
         "Already released from", readonly=True,
@@ -93,7 +94,7 @@ class MailGatewayQuarantine(models.Model):
         "Raw source", compute="_compute_raw_source", groups="base.group_system",
         help="The message exactly as it arrived (administrators only).")
     body = fields.Text(
-        "Body", compute="_compute_raw_source", groups="base.group_system",
+        compute="_compute_raw_source", groups="base.group_system",
         help="Text of the message (administrators only).")
 
     @api.depends("raw_message")

@@ -18,21 +18,22 @@ class MailGatewayReceipt(models.Model):
     kind = fields.Selection(
         [("received", "Received"), ("answer", "Answer sent")], required=True, default="received")
     email_normalized = fields.Char("Sender", required=True)
-    alias_id = fields.Many2one("mail.alias", "Alias", ondelete="set null")
-    model = fields.Char("Model")
+    alias_id = fields.Many2one("mail.alias", ondelete="set null")
+    model = fields.Char()
     res_id = fields.Integer("Record")
     created = fields.Boolean("Created a record")
-    fingerprint = fields.Char("Fingerprint", help="Digest of sender, subject and body (catchall duplicates).")
+    fingerprint = fields.Char(help="Digest of sender, subject and body (catchall duplicates).")
     create_date = fields.Datetime("Date", required=True, default=lambda self: self.env.cr.now())
 
     def init(self):
-        super().init()
+        res = super().init()
         tools.create_index(
             self.env.cr, "mail_gateway_receipt_sender_date_index", self._table,
             ["email_normalized", "kind", "create_date"])
         tools.create_index(
             self.env.cr, "mail_gateway_receipt_fingerprint_index", self._table,
             ["fingerprint", "create_date"], where="fingerprint IS NOT NULL")
+        return res
 
     @api.model
     def _count_created(self, sender, targets, since):

@@ -78,7 +78,7 @@ class MailMail(models.Model):
             [], order="sequence, name, id")
         servers = IrMailServer._md_servers(mail_servers)
         legacy = None
-        state = send_run(self.env.cr)
+        run = send_run(self.env.cr)
         routed = defaultdict(list)
         for (server_id, alias_domain_id, sender, from_mailing), group_rows in groups.items():
             finder = IrMailServer
@@ -114,7 +114,7 @@ class MailMail(models.Model):
                 original = row["email_from"]
                 if original not in planned:
                     planned[original] = dict(values, md_route_from_original=original)
-                state.mails[row["id"]] = planned[original]
+                run.mails[row["id"]] = planned[original]
             key = (decision.server_id or server_id or False, alias_domain_id,
                    decision.email_from if decision.rewritten or not server_id else sender)
             routed[key].extend(row["id"] for row in group_rows)
@@ -129,31 +129,36 @@ class MailMail(models.Model):
             return super().send(auto_commit=auto_commit, raise_exception=raise_exception,
                                 post_send_callback=post_send_callback)
         finally:
-            state = send_run(self.env.cr)
+            run = send_run(self.env.cr)
             for mail_id in self.ids:
-                state.mails.pop(mail_id, None)
-                state.finished.pop(mail_id, None)
-            state.last = None
+                run.mails.pop(mail_id, None)
+                run.finished.pop(mail_id, None)
+            run.last = None
+
+    def _md_has_planned_route(self, vals):
+        """Whether this write changes the state of e-mails whose route is planned in the run."""
+        if "state" not in vals:
+            return False
+        planned = send_run(self.env.cr).mails
+        return bool(planned) and any(mail_id in planned for mail_id in self.ids)
 
     def _md_write_routed(self, vals):
-        """Odoo's write. The routing decision goes with the writes `_send` does for each e-mail anyway (no
-        query): the planned route with Odoo's guard write before sending, the From and envelope
-        really used with the outcome (sent, failed, or put back in the queue)."""
-        if "email_from" in vals or "reply_to" in vals:
-            vals = self._md_sanitize_headers(dict(vals))
-        state = send_run(self.env.cr) if "state" in vals else None
-        if not state or not state.mails or not any(i in state.mails for i in self.ids):
+        """Odoo's write. The routing decision goes with the writes `_send` does for each e-mail
+        anyway (no query): the planned route with Odoo's guard write before sending, the From
+        and envelope really used with the outcome (sent, failed, or put back in the queue)."""
+        if not self._md_has_planned_route(vals):
             return super().write(vals)
+        run = send_run(self.env.cr)
         if self._md_is_outcome(vals):
-            used = state.last or {}
-            state.last = None
+            used = run.last or {}
+            run.last = None
             by_changes = defaultdict(list)  # only what differs from the plan written earlier
             for mail_id in self.ids:
-                planned = state.mails.pop(mail_id, None) or {}
+                planned = run.mails.pop(mail_id, None) or {}
                 changes = tuple((key, value) for key, value in used.items()
                                 if planned.get(key) != value)
                 by_changes[changes].append(mail_id)
-                state.finished[mail_id] = dict(planned, **dict(changes))
+                run.finished[mail_id] = dict(planned, **dict(changes))
             for changes, ids in by_changes.items():
                 super(MailMail, self.browse(ids)).write(dict(vals, **dict(changes)))
             return True
@@ -161,9 +166,9 @@ class MailMail(models.Model):
             return super().write(vals)
         by_route = defaultdict(list)  # Odoo's guard write: e-mails share their group's plan
         for mail_id in self.ids:
-            by_route[id(state.mails.get(mail_id))].append(mail_id)
+            by_route[id(run.mails.get(mail_id))].append(mail_id)
         for ids in by_route.values():
-            planned = state.mails.get(ids[0]) or {}
+            planned = run.mails.get(ids[0]) or {}
             super(MailMail, self.browse(ids)).write(dict(vals, **planned))
         return True
 
@@ -176,14 +181,14 @@ class MailMail(models.Model):
     def _md_update_planned_route(self, ids, changes):
         """Change the routing decision of e-mails being sent (failover): in memory while it is
         planned, on the record once it was written."""
-        state = send_run(self.env.cr)
+        run = send_run(self.env.cr)
         written = []
         for mail_id in ids:
-            planned = state.mails.get(mail_id)
+            planned = run.mails.get(mail_id)
             if planned is None:
                 written.append(mail_id)
             else:
-                state.mails[mail_id] = dict(planned, **changes(planned))
+                run.mails[mail_id] = dict(planned, **changes(planned))
         for mail in self.browse(written):
             mail.write(changes({"md_route_explanation": mail.md_route_explanation}))
 
@@ -415,7 +420,7 @@ class MailMail(models.Model):
         return sorted(row[0] for row in rows)
 
     @api.model
-    def process_email_queue(self, ids=None, batch_size=1000):
+    def process_email_queue(self, ids=None, batch_size=1000):  # noqa: C901 - claim, send, commit and release are one transaction's steps
         """Send one batch of due e-mails, oldest first, claimed so that several workers never
         send the same e-mail (see README "Outgoing queue")."""
         auto_commit = not getattr(threading.current_thread(), "testing", False)
@@ -431,7 +436,8 @@ class MailMail(models.Model):
         for _try in range(3):
             if auto_commit and (_try or not ids):
                 # a fresh snapshot for the claim (an immediate send's cursor has just begun)
-                self.env.cr.commit()
+                # invalid-commit: the queue commits each batch, as Odoo's own process_email_queue does
+                self.env.cr.commit()  # pylint: disable=invalid-commit
             try:
                 # the claimed rows stay locked by this live worker until the batch commits:
                 # no other worker or send takes them over, however long the batch takes
@@ -455,30 +461,30 @@ class MailMail(models.Model):
                 self.env["ir.cron"]._notify_progress(done=len(done),
                                                      remaining=max(total - len(done), 0))
         res = None
-        state = send_run(self.env.cr)
-        state.unlink_ids = set()
+        run = send_run(self.env.cr)
+        run.unlink_ids = set()
         # a scheduled run stops in time for the cron's time limit; the rest goes next run
-        state.deadline = time.monotonic() + self._md_time_budget() \
+        run.deadline = time.monotonic() + self._md_time_budget() \
             if auto_commit and not ids else None
-        state.cut_by_time = False
-        state.committing = auto_commit  # notes on servers go on cursors of their own
+        run.cut_by_time = False
+        run.committing = auto_commit  # notes on servers go on cursors of their own
         # one commit for the whole batch; meanwhile each hand-over is logged on its own cursor
         # (a batch of one e-mail commits right after it: the log would add nothing)
-        log = state.handover = HandoverLog(self.env.registry) \
+        log = run.handover = HandoverLog(self.env.registry) \
             if auto_commit and len(send_ids) > 1 else None
         committed = False
         try:
             res = self.browse(send_ids).with_context(md_queue=True, md_queue_batch=True).send(
                 auto_commit=False, post_send_callback=post_send_callback)
             # deleted with the outcomes that allow it, in the same transaction
-            unlink_ids, state.unlink_ids = state.unlink_ids, None
+            unlink_ids, run.unlink_ids = run.unlink_ids, None
             self._md_unlink_sent(unlink_ids)
             if auto_commit and (log is not None or not ids):
-                self.env.cr.commit()
+                self.env.cr.commit()  # pylint: disable=invalid-commit
             # (an immediate send of one e-mail leaves the commit to its own cursor, which
             # commits as soon as this returns)
             committed = True
-            if state.cut_by_time:
+            if run.cut_by_time:
                 self._md_release_unsent(send_ids, auto_commit)
         except Exception:
             _queue_logger.exception("Failed processing mail queue")
@@ -495,9 +501,9 @@ class MailMail(models.Model):
                 "AND state = 'outgoing'", send_ids))
             self.invalidate_model(["md_claim_until"])
             if auto_commit:
-                self.env.cr.commit()
+                self.env.cr.commit()  # pylint: disable=invalid-commit
         finally:
-            state.end_queue_run()
+            run.end_queue_run()
             if log:
                 # a scheduled run removes its rows; an immediate send leaves them to the next
                 # scheduled run (one query less per e-mail sent as it is posted)
@@ -528,7 +534,7 @@ class MailMail(models.Model):
             self.env["ir.cron"]._notify_progress(done=len(send_ids), remaining=0)
         self._md_trigger_queue_at(fields.Datetime.now())
         if auto_commit:
-            self.env.cr.commit()
+            self.env.cr.commit()  # pylint: disable=invalid-commit
 
     @api.model
     def _md_recover_handovers(self, now):
@@ -551,7 +557,7 @@ class MailMail(models.Model):
                 RETURNING h.mail_id, h.recipients""", now))
             if rows:
                 self._md_note_handed_over(rows)
-            self.env.cr.commit()
+            self.env.cr.commit()  # pylint: disable=invalid-commit
         except psycopg2.Error:
             _queue_logger.info("Recovering handed-over e-mails: left to the next run", exc_info=True)
             self.env.cr.rollback()
@@ -621,7 +627,10 @@ class MailMail(models.Model):
 
     def write(self, vals):
         """While the queue sends, a temporary failure written by Odoo as 'exception' becomes a
-        later try; a permanent one keeps 'exception' with the server's answer as reason."""
+        later try; a permanent one keeps 'exception' with the server's answer as reason. The
+        route planned for an e-mail goes with the write of its outcome (``_md_write_routed``)."""
+        if "email_from" in vals or "reply_to" in vals:
+            vals = self._md_sanitize_headers(dict(vals))
         if vals.get("state") == "sent" and self.env.context.get("md_queue"):
             if "message_id" in vals and all(mail.message_id == vals["message_id"] for mail in self):
                 # Odoo writes back the Message-Id it just sent, unchanged: no write, no lookup
@@ -629,13 +638,15 @@ class MailMail(models.Model):
         if vals.get("state") == "outgoing" and "md_claim_until" not in vals:
             vals = dict(vals, md_claim_until=False)  # back in the queue (retry, reset): free
         if vals.get("state") != "exception" or not self.env.context.get("md_queue"):
+            if not self._md_has_planned_route(vals):
+                return super().write(vals)
             return self._md_write_routed(vals)
-        state = send_run(self.env.cr)
+        run = send_run(self.env.cr)
         key = "send_error" if "failure_type" in vals else "connect_error"
-        found = getattr(state, key)
+        found = getattr(run, key)
         if not found:
             return self._md_write_routed(vals)
-        setattr(state, key, None)
+        setattr(run, key, None)
         kind, reason = found
         reason = render(reason, self.env.lang)
         max_attempts, delays = self._md_retry_params()
@@ -660,7 +671,7 @@ class MailMail(models.Model):
                     md_last_error=reason, md_next_try=False,
                     **({"failure_type": failure_type} if failure_type else {})))
             else:
-                state.deferred.update(ids)
+                run.deferred.update(ids)
                 mails._md_write_routed({
                     "state": "outgoing", "failure_reason": False,
                     "md_attempt_count": attempts, "md_last_error": reason,
@@ -668,7 +679,7 @@ class MailMail(models.Model):
                     "md_claim_until": False})
                 self._md_trigger_queue_at(now + datetime.timedelta(minutes=delay))
             for mail in mails:  # what a server accepted of a retried e-mail is not sent again
-                accepted = state.accepted.pop(mail.id, None)
+                accepted = run.accepted.pop(mail.id, None)
                 if accepted:
                     mail._md_write_routed({"md_accepted_recipients": "\n".join(sorted(
                         smtp_retry.accepted_keys(mail.md_accepted_recipients) | accepted))})

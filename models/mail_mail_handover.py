@@ -19,7 +19,7 @@ class MailMailHandover(models.Model):
     mail_id = fields.Integer("E-mail", required=True, index=True,
                              help="The mail.mail the SMTP server accepted.")
     recipients = fields.Char(
-        "Recipients", help="The recipients of the SMTP transaction the server accepted "
+        help="The recipients of the SMTP transaction the server accepted "
                            "(normalised, comma-separated): a retry leaves them out.")
     create_date = fields.Datetime("Handed Over", required=True, default=fields.Datetime.now,
                                   help="When the SMTP server accepted it.")
@@ -54,12 +54,13 @@ class HandoverLog:
     def flush(self):
         if not self.pending:
             return
-        mail_ids, keys = zip(*self.pending)
+        mail_ids, keys = zip(*self.pending, strict=True)
         self.cr.execute(SQL(
             "SET LOCAL synchronous_commit TO off; INSERT INTO mail_mail_handover (mail_id, "
             "recipients, create_date) SELECT unnest(%s::int[]), unnest(%s::varchar[]), "
             "now() AT TIME ZONE 'UTC'", list(mail_ids), list(keys)))
-        self.cr.commit()
+        # invalid-commit: the hand-over log is written on a cursor of its own, committed at once
+        self.cr.commit()  # pylint: disable=invalid-commit
         self.pending = []
 
     def close(self, forget=False):
@@ -70,7 +71,7 @@ class HandoverLog:
             if forget and self.entries:
                 self.cr.execute(SQL("DELETE FROM mail_mail_handover WHERE mail_id = ANY(%s)",
                                     self.ids))
-                self.cr.commit()
+                self.cr.commit()  # pylint: disable=invalid-commit
         except psycopg2.errors.SerializationFailure:
             self.cr.rollback()  # another worker's recovery removed them already
         finally:

@@ -18,12 +18,12 @@ class MailServerStatus(models.Model):
     _description = "Outgoing Server Status (last error, daily usage)"
     _log_access = False
 
-    server_id = fields.Many2one("ir.mail_server", "Server", required=True, ondelete="cascade",
+    server_id = fields.Many2one("ir.mail_server", required=True, ondelete="cascade",
                                 index=True)
-    last_error = fields.Text("Last Error")
-    last_error_date = fields.Datetime("Last Error Date", index="btree_not_null")
+    last_error = fields.Text()
+    last_error_date = fields.Datetime(index="btree_not_null")
     usage_date = fields.Date("Usage Day")
-    usage_count = fields.Integer("Usage Count")
+    usage_count = fields.Integer()
 
     _sql_constraints = [
         ("server_unique", "UNIQUE(server_id)", "An outgoing server has one status."),

@@ -15,6 +15,7 @@ class MailThread(models.AbstractModel):
         the bounce addresses of the alias domains cached instead of searched for every incoming
         e-mail; replaced bounce addresses and signed ones (``<bounce>+<token>@<domain>``) too."""
         from odoo.tools import email_normalize, email_split  # noqa: PLC0415
+
         from ..tools import dsn  # noqa: PLC0415
         recipients = {email_normalize(e) or e for e in email_split(message_dict.get("to") or "")}
         senders = email_split(message_dict.get("email_from") or "")
@@ -122,8 +123,8 @@ class MailThread(models.AbstractModel):
         skipped as a duplicate.  ``duplicate_if``: destinations (or True: any destination)
         that make the message a copy of one already received, skipped rather than held.
         """
-        from .fetchmail_message_key import ClaimLost  # noqa: PLC0415
         from ..tools.fetchmail import message_key  # noqa: PLC0415
+        from .fetchmail_message_key import ClaimLost  # noqa: PLC0415
         Quarantine = self.env["mail.gateway.quarantine"].sudo()
         release_id = self.env.context.get("mail_gateway_release_id")
         if release_id:
@@ -156,8 +157,8 @@ class MailThread(models.AbstractModel):
         """Company of a held message: the company of its alias's domain, else of the alias
         domain its envelope recipient (Delivered-To) or To/Cc addresses are on, when that
         domain belongs to one company only."""
-        from email.parser import BytesHeaderParser  # noqa: PLC0415
         from email import policy  # noqa: PLC0415
+        from email.parser import BytesHeaderParser  # noqa: PLC0415
         from email.utils import getaddresses  # noqa: PLC0415
         AliasDomain = self.env["mail.alias.domain"].sudo()
         if alias_id:
@@ -183,6 +184,7 @@ class MailThread(models.AbstractModel):
         """'domain_not_allowed' (with the alias) when a recipient's local part is an alias
         reached on a domain outside ``mail.catchall.domain.allowed``, else 'unroutable'."""
         from odoo.tools import email_split  # noqa: PLC0415
+
         from ..tools import gateway  # noqa: PLC0415
         allowed = self.env["ir.config_parameter"].sudo().get_param("mail.catchall.domain.allowed")
         if not allowed:
@@ -255,6 +257,7 @@ class MailThread(models.AbstractModel):
         auto-reply policy (RFC 3834), loop limit, stock processing.
         """
         import psycopg2  # noqa: PLC0415
+
         from ..tools import mailgate  # noqa: PLC0415
         from .fetchmail_message_key import ClaimDeferred, ClaimLost  # noqa: PLC0415
 
@@ -333,7 +336,9 @@ class MailThread(models.AbstractModel):
                          strip_attachments, thread_id):
         """The steps of ``message_process``; ``progress`` tells the caller which one failed."""
         import email  # noqa: PLC0415
+
         from odoo.tools import email_normalize  # noqa: PLC0415
+
         from ..tools import autoreply, gateway  # noqa: PLC0415
 
         bypass = self._gateway_bypass()
@@ -437,8 +442,8 @@ class MailThread(models.AbstractModel):
         worker delivering it to the same destination makes this one wait, then skip it.
         While an administrator releases a held message, its destinations are all fresh.
         """
-        from .fetchmail_message_key import ClaimLost  # noqa: PLC0415
         from ..tools.fetchmail import message_key  # noqa: PLC0415
+        from .fetchmail_message_key import ClaimLost  # noqa: PLC0415
         key = message_key(raw)
         known, before, fresh = self.env["fetchmail.message.key"]._claim_destinations(
             key, msg_dict.get("message_id"), destinations,
@@ -487,6 +492,7 @@ class MailThread(models.AbstractModel):
         (``mail.gateway.allowed``) are exempt.  Constant queries, all indexed.
         """
         from odoo.tools import email_normalize  # noqa: PLC0415
+
         from ..tools import gateway  # noqa: PLC0415
         sender = email_normalize(message_dict.get("email_from"))
         creating = [(model, alias) for model, thread_id, _cv, _uid, alias in routes or () if not thread_id]
@@ -514,6 +520,7 @@ class MailThread(models.AbstractModel):
     def _gateway_send_loop_notice(self, message, message_dict):
         """Tell the sender once per window that its mail is held (tagged so replies are ignored)."""
         from odoo.tools.mail import generate_tracking_message_id  # noqa: PLC0415
+
         from ..tools import gateway  # noqa: PLC0415
         body = self.env["ir.qweb"]._render(
             "mail.message_notification_limit_email", {"email": message_dict.get("to")},
@@ -529,7 +536,9 @@ class MailThread(models.AbstractModel):
         sender, always with ``Auto-Submitted: auto-replied`` and an empty envelope sender,
         and loop notices / catchall answers at most once per sender per window."""
         import ast  # noqa: PLC0415
+
         from odoo.tools.mail import decode_message_header, email_normalize  # noqa: PLC0415
+
         from ..tools import autoreply  # noqa: PLC0415
         context = self.env.context
         if (context.get("mail_gateway_no_answer") or context.get("mail_gateway_automatic")
@@ -609,6 +618,7 @@ class MailThread(models.AbstractModel):
         """Stock routing, with internationalised recipient domains matched in IDNA form and,
         on release, the quarantine entry's alias as the route of last resort."""
         import ast  # noqa: PLC0415
+
         from ..tools import gateway  # noqa: PLC0415
         if message_dict.get("recipients") and self.env["ir.config_parameter"].sudo().get_param(
                 "mail.catchall.domain.allowed"):

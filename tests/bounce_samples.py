@@ -88,7 +88,8 @@ def crafted_reports(size=1 << 20):
         # feedback and disposition parts are read as text: one field folded over 1 MB of lines
         "complaint: 1 MB folded field": load_sample("arf_complaint.eml").replace(
             b"Feedback-Type: abuse\r\n", b"Feedback-Type: abuse\r\n" + b" x\r\n" * (size // 4)),
-        "plain: 1 MB of Message-ID lines": plain.replace(b"Hello there.", (b"Message-ID:" + b" " * 200 + b"\r\n") * (size // 213)),
+        "plain: 1 MB of Message-ID lines": plain.replace(
+            b"Hello there.", (b"Message-ID:" + b" " * 200 + b"\r\n") * (size // 213)),
     }
 
 

@@ -6,6 +6,7 @@ file and state in a temporary folder: no privilege drop, no chroot, no control s
 nothing on port 53 or on another address. :class:`SilentDnsServer` is a UDP and TCP socket
 that takes queries and never answers, for the "DNS does not answer in time" cases.
 """
+import contextlib
 import shutil
 import socket
 import subprocess
@@ -116,12 +117,10 @@ class NsdServer:
                 output = log.read_text() if log.exists() else ""
                 self.stop()
                 raise RuntimeError(f"NSD did not start:\n{output}")
-            try:
+            with contextlib.suppress(OSError, dns.exception.DNSException):  # not answering yet
                 reply = dns.query.udp(probe, "127.0.0.1", port=self.port, timeout=0.5)
                 if reply.answer:
                     return self
-            except (OSError, dns.exception.DNSException):
-                pass
             if time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError(f"NSD did not answer on 127.0.0.1:{self.port} within 15 s")
@@ -168,7 +167,7 @@ class SilentDnsServer:
         while not self._stop.is_set():
             try:
                 data, _peer = self._udp.recvfrom(4096)
-            except (TimeoutError, socket.timeout):
+            except TimeoutError:
                 continue
             except OSError:
                 return

@@ -5,6 +5,7 @@ log. Ports are free high ports chosen at start. Messages are put into the maildi
 (``deliver``), which is what a local delivery agent does, so the tests do not depend on the
 IMAP client code they test.
 """
+import contextlib
 import grp
 import imaplib
 import os
@@ -167,10 +168,8 @@ namespace inbox {{
     def stop(self):
         """Stop the master and every process it started (open IMAP/POP sessions included)."""
         if self.process and self.process.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):  # already gone
                 os.killpg(self.process.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
             try:
                 self.process.wait(10)
             except subprocess.TimeoutExpired:

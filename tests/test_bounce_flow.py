@@ -5,8 +5,8 @@ from freezegun import freeze_time
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
-from ..tools import verp
 from ..models.mail_bounce_event import REPORT_STORE_MAX
+from ..tools import verp
 from .bounce_samples import load_sample
 from .common import RealSmtpCase, real_smtp_sending
 
@@ -131,7 +131,8 @@ class TestBounceFlow(RealSmtpCase):
         self.assertTrue(event.report_attachment_id.raw)
         # random junk sent to the bounce address never raises either: without a From it is no
         # e-mail at all (the gateway's one rule for malformed mail), kept in the quarantine
-        self.process(b"To: bounce@bounce-flow.test\r\nContent-Type: multipart/report; boundary=x\r\n\r\n--x\r\n\xff\xfe")
+        self.process(b"To: bounce@bounce-flow.test\r\nContent-Type: multipart/report; boundary=x\r\n\r\n"
+                     b"--x\r\n\xff\xfe")
         self.assertEqual(len(self.events()), 1)
         self.assertTrue(self.env["mail.gateway.quarantine"].search(
             [("reason", "=", "parse_error"), ("email_to", "ilike", "bounce@bounce-flow.test")]))
@@ -314,7 +315,7 @@ class TestBounceFlow(RealSmtpCase):
         self.bounce_at(start)
         self.bounce_at(start + datetime.timedelta(minutes=5))
         self.assertTrue(self.is_blacklisted())
-        with self.assertRaises(Exception):
+        with self.assertRaises(Exception):  # noqa: B017 - any refusal: the value is never stored
             params.set_param("mail_deliverability.bounce_blacklist_period_days", "a month")
 
 
@@ -331,7 +332,8 @@ class TestBounceGatewayRobustness(RealSmtpCase):
 
     @mute_logger("odoo.addons.mail.models.mail_thread", "odoo.addons.mail_deliverability.models.mail_bounce_event")
     def test_mangled_reports_through_message_process(self):
-        from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: PLC0415
+        from hypothesis import HealthCheck, given, settings  # noqa: PLC0415
+        from hypothesis import strategies as st
 
         from .bounce_samples import sample_names  # noqa: PLC0415
         from .test_dsn_tools import _mangle  # noqa: PLC0415

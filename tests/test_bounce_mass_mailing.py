@@ -42,7 +42,7 @@ class TestBounceMassMailing(RealSmtpCase):
         traces = mailing.mailing_trace_ids
         self.assertEqual(len(self.smtp.messages), 2)
         for partner in (self.ghost, self.full):
-            trace = traces.filtered(lambda t: t.res_id == partner.id)
+            trace = traces.filtered(lambda t, partner=partner: t.res_id == partner.id)
             report = load_sample("dsn_multi_recipient.eml", recipient="ghost@orchard-mail.test",
                                  recipient2="full@hazel.test", message_id=trace.message_id,
                                  bounce_to="bounce@bounce-mass.test")

@@ -11,9 +11,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from odoo import fields
 from odoo.tests import tagged
 
+from ..tools.params import PARAM_DNS_NAMESERVERS, PARAM_DNS_PORT, PARAM_DNS_TIMEOUT
 from .common import RealSmtpCase, real_smtp_sending
 from .dns_server import NsdServer, SilentDnsServer, free_udp_tcp_port
-from ..tools.params import PARAM_DNS_NAMESERVERS, PARAM_DNS_PORT, PARAM_DNS_TIMEOUT
 
 
 def dkim_key_strings(bits=2048):

@@ -8,14 +8,32 @@ import base64
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from odoo.tests import BaseCase, tagged
 
 from ..tools import dns as dns_checks
 from ..tools.dns import (
-    dkim as dns_dkim, dmarc as dns_dmarc, lookup as dns_lookup, mx as dns_mx,
-    providers as dns_providers, result as dns_result, spf as dns_spf,
+    dkim as dns_dkim,
+)
+from ..tools.dns import (
+    dmarc as dns_dmarc,
+)
+from ..tools.dns import (
+    lookup as dns_lookup,
+)
+from ..tools.dns import (
+    mx as dns_mx,
+)
+from ..tools.dns import (
+    providers as dns_providers,
+)
+from ..tools.dns import (
+    result as dns_result,
+)
+from ..tools.dns import (
+    spf as dns_spf,
 )
 from ..tools.params import dns_nameservers, dns_port, dns_timeout
 
@@ -472,7 +490,8 @@ class TestDmarc(BaseCase):
         return dns_result.CheckResult("spf", status=spf), dns_result.CheckResult("dkim", passing=list(dkim))
 
     def test_parse(self):
-        record = dns_dmarc.parse_dmarc("v=DMARC1; p=reject; sp=quarantine; pct=50; adkim=s; aspf=r; rua=mailto:d@x.example")
+        record = dns_dmarc.parse_dmarc("v=DMARC1; p=reject; sp=quarantine; pct=50; adkim=s; aspf=r; "
+                                       "rua=mailto:d@x.example")
         self.assertEqual((record.errors, record.policy, record.subdomain_policy, record.pct, record.adkim),
                          ([], "reject", "quarantine", 50, "s"))
         for bad in ("v=DMARC1; p=block", "v=DMARC1; p=none; pct=120", "p=none; v=DMARC1",
@@ -586,7 +605,8 @@ class TestMx(BaseCase):
 class TestLookupAndHelpers(BaseCase):
     def test_dead_zone_is_not_asked_again(self):
         lookup = lookup_with(example__com=TIMEOUT)
-        results = dns_checks.check_domain(dns_result.DomainSetup("example.com", senders=[SENDER], dkim_selectors=["odoo"]), lookup)
+        setup = dns_result.DomainSetup("example.com", senders=[SENDER], dkim_selectors=["odoo"])
+        results = dns_checks.check_domain(setup, lookup)
         self.assertEqual({kind: r.status for kind, r in results.items()},
                          dict.fromkeys(("spf", "dkim", "dmarc", "mx"), "unknown"))
         self.assertEqual(lookup.asked, [("example.com", "TXT")])

@@ -3,13 +3,20 @@ import importlib
 import logging
 from email import policy
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from odoo.tests import BaseCase, tagged
 
 from ..tools import dsn
 from .bounce_samples import (
-    ODOO_REPORTS, corpus_figures, figures_text, flufl_cases, load_sample, odoo_report_cases, report_shaped,
+    ODOO_REPORTS,
+    corpus_figures,
+    figures_text,
+    flufl_cases,
+    load_sample,
+    odoo_report_cases,
+    report_shaped,
     sample_names,
 )
 
@@ -97,7 +104,8 @@ class TestDsnTools(BaseCase):
 
     def test_original_recipient_preferred(self):
         raw = load_sample("dsn_multi_recipient.eml").replace(
-            b"Final-Recipient: rfc822; ghost@orchard-mail.test", b"Final-Recipient: rfc822; mbox.42@store.orchard-mail.test")
+            b"Final-Recipient: rfc822; ghost@orchard-mail.test", b"Final-Recipient: rfc822; "
+                                                                 b"mbox.42@store.orchard-mail.test")
         rcpt = dsn.parse_report(raw)["recipients"][0]
         self.assertEqual((rcpt["email"], rcpt["final_email"]),
                          ("ghost@orchard-mail.test", "mbox.42@store.orchard-mail.test"))
@@ -186,7 +194,8 @@ class TestDsnTools(BaseCase):
             b"Hello there.", b"x" * (5 * 1024 * 1024))
         self.assertEqual(dsn.parse_report(huge)["kind"], "hard")
         many = load_sample("dsn_multi_recipient.eml").replace(
-            b"--=_lantern_7781--", b"--=_lantern_7781\r\nContent-Type: text/plain\r\n\r\nx\r\n" * 500 + b"--=_lantern_7781--")
+            b"--=_lantern_7781--",
+            b"--=_lantern_7781\r\nContent-Type: text/plain\r\n\r\nx\r\n" * 500 + b"--=_lantern_7781--")
         self.assertEqual(dsn.parse_report(many)["kind"], "hard")
 
     def test_is_delivery_report(self):
@@ -271,7 +280,7 @@ class TestDsnPublicCorpus(BaseCase):
             "CORPUS-FIGURES odoo test_mail reports: %s, %s/%s original Message-Ids found (%s reports)",
             figures_text(figures), found_ids, len(msg_ids), len(cases))
         self.assertEqual((figures["missing"], figures["extras"], figures["wrong_class"]), ({}, {}, {}))
-        for name, raw, addresses, _temporary, want in cases:
+        for name, _raw, addresses, _temporary, want in cases:
             with self.subTest(sample=name):
                 report = figures["reports"][name]
                 self.assertEqual(sorted((r["email"], r["kind"], r["failed"]) for r in report["recipients"]),

@@ -11,15 +11,15 @@ from .dovecot import Dovecot, email_bytes, new_user
 from .fetchmail_common import FetchmailDovecotCase
 
 DSN = (
-    "From: MAILER-DAEMON@customer.example.org\r\nTo: bounce.fetch@fetch.example.com\r\n"
-    "Subject: Undelivered Mail Returned to Sender\r\nMessage-Id: <dsn-1@customer.example.org>\r\n"
-    "MIME-Version: 1.0\r\n"
-    'Content-Type: multipart/report; report-type=delivery-status; boundary="b1"\r\n\r\n'
-    "--b1\r\nContent-Type: text/plain\r\n\r\nThe mail could not be delivered.\r\n"
-    "--b1\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; customer.example.org\r\n\r\n"
-    "Final-Recipient: rfc822; gone@customer.example.org\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n"
-    "--b1\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-Id: <sent-1@fetch.example.com>\r\n"
-    "To: gone@customer.example.org\r\n\r\n--b1--\r\n").encode()
+    b"From: MAILER-DAEMON@customer.example.org\r\nTo: bounce.fetch@fetch.example.com\r\n"
+    b"Subject: Undelivered Mail Returned to Sender\r\nMessage-Id: <dsn-1@customer.example.org>\r\n"
+    b"MIME-Version: 1.0\r\n"
+    b'Content-Type: multipart/report; report-type=delivery-status; boundary="b1"\r\n\r\n'
+    b"--b1\r\nContent-Type: text/plain\r\n\r\nThe mail could not be delivered.\r\n"
+    b"--b1\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; customer.example.org\r\n\r\n"
+    b"Final-Recipient: rfc822; gone@customer.example.org\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n"
+    b"--b1\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-Id: <sent-1@fetch.example.com>\r\n"
+    b"To: gone@customer.example.org\r\n\r\n--b1--\r\n")
 
 MALFORMED = b"\x00\xff this is not an e-mail at all\r\njust bytes\r\n"
 
@@ -293,7 +293,7 @@ class TestFetchmailImap(FetchmailDovecotCase):
         user = self.env["res.users"].create({
             "name": "Settings reader", "login": "md_fetch_reader",
             "groups_id": [(6, 0, [self.env.ref("base.group_user").id])]})
-        with self.assertRaises(Exception):
+        with self.assertRaises(Exception):  # noqa: B017 - any refusal: the password is never read
             self.server.with_user(user).read(["password"])
         self.assertEqual(self.server.read(["password"])[0]["password"], self.dovecot.password)
 

@@ -4,7 +4,11 @@ import ssl
 from odoo.tests import BaseCase, tagged
 
 from ..tools.fetchmail import (
-    FolderMissing, LoginFailed, connection_failure_cause, malformed_reason, message_key,
+    FolderMissing,
+    LoginFailed,
+    connection_failure_cause,
+    malformed_reason,
+    message_key,
 )
 
 
@@ -28,7 +32,7 @@ class TestFetchmailTools(BaseCase):
     def test_causes(self):
         cases = [
             (ConnectionRefusedError(), "refused"),
-            (socket.timeout(), "Timeout"),
+            (TimeoutError(), "Timeout"),
             (ssl.SSLError("wrong version"), "TLS"),
             (LoginFailed("bad"), "Authentication"),
             (FolderMissing("Archive"), "Folder missing"),

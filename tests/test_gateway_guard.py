@@ -386,9 +386,11 @@ class TestGatewayAnswers(GatewayCase):
                                  email="poster@guard.example.com")
         for message_type in ("notification", "auto_comment"):
             with self.subTest(message_type=message_type):
-                sent = self.notify_follower(lambda record: record.with_user(employee).message_post(
-                    body=f"System {message_type}", message_type=message_type,
-                    subtype_xmlid="mail.mt_comment"), email=f"{message_type}@client.example.org")
+                def post(record, message_type=message_type):
+                    return record.with_user(employee).message_post(
+                        body=f"System {message_type}", message_type=message_type,
+                        subtype_xmlid="mail.mt_comment")
+                sent = self.notify_follower(post, email=f"{message_type}@client.example.org")
                 self.assertEqual(len(sent), 1)
                 self.assertEqual(sent[0]["message"]["Auto-Submitted"], "auto-generated")
         partner = self.env["res.partner"].create({"name": "Notified", "email": "notified@client.example.org"})

@@ -1,3 +1,4 @@
+# pylint: disable=invalid-commit  # these tests commit: the paths under test run after a real commit
 """The immediate send right after a commit (a chatter post, "Send Now") keeps the queue's
 promises, with real commits and a real SMTP server: one sender per e-mail, temporary refusals
 retried, never an error for the user who posted."""

@@ -1,5 +1,4 @@
 """A real Postfix from Debian's package delivering to the database through the gateway command."""
-from email.message import EmailMessage
 
 from odoo.tests import tagged
 

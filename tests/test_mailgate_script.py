@@ -1,6 +1,7 @@
 """The gateway command against the real endpoint of the test database's HTTP server."""
 import http.server
 import threading
+
 from odoo.tests import tagged
 
 from ..tools.mailgate import MAX_SIZE_PARAM

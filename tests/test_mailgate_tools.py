@@ -2,7 +2,10 @@ from odoo.exceptions import ValidationError
 from odoo.tests import BaseCase, TransactionCase, tagged
 
 from ..tools.mailgate import (
-    DEFAULT_MAX_SIZE, malformed_reason, max_size, normalize_envelope_recipient,
+    DEFAULT_MAX_SIZE,
+    malformed_reason,
+    max_size,
+    normalize_envelope_recipient,
     with_envelope_recipients,
 )
 from ..tools.params import normalize_param

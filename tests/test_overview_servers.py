@@ -7,8 +7,8 @@ from odoo import fields
 from odoo.tests import tagged
 
 from .common import free_port
-from .test_screens import figure_list_domain
 from .test_outgoing_queue import QueueCase
+from .test_screens import figure_list_domain
 
 
 @tagged("post_install", "-at_install")

@@ -87,12 +87,8 @@ class TestQuarantineRelease(GatewayCase):
 
     def test_release_processing_error(self):
         raw = rfc5322("person@client.example.org", f"nobody@{self.alias_domain.name}", subject="Broken")
-        try:
+        with self.assertRaises(ValueError, msg="the broken custom values should raise"):
             self.process(raw, model="mail.test.gateway", custom_values={"no_such_field": 1})
-        except ValueError:
-            pass
-        else:
-            self.fail("the broken custom values should raise")
         entry = self.held(reason="processing_error")
         self.assertEqual(entry.model, "mail.test.gateway")
         self.assertFalse(self.records("Broken"), "the failed step left nothing behind")

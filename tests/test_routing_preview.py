@@ -65,7 +65,7 @@ class TestRoutingPreview(RoutingCase):
         self.assertEqual(action["res_model"], "mail.routing.preview")
         action = self.alias_domain.action_md_routing_preview()
         self.assertEqual(action["context"]["default_company_id"], self.env.company.id)
-        with Form(self.env["mail.routing.preview"].with_context(action["context"])) as form:
+        with Form(self.env["mail.routing.preview"].with_context(**action["context"])) as form:
             form.email_from = "test@example.com"
             self.assertEqual(form.rule, "1")
             self.assertEqual(form.server_label, self.srv_address.display_name)

@@ -55,7 +55,7 @@ class TestScreens(TransactionCase):
         self.assertEqual(len(listed), overview.quarantine_loop_count)
         self.assertIn(self.alias_domain, overview.alias_domain_ids)
         # every figure opens the list of exactly the records it counts
-        for figure, (model, domain) in overview._figure_domains().items():
+        for figure, (model, _domain) in overview._figure_domains().items():
             action = overview.with_context(overview_figure=figure).action_open_figure()
             self.assertEqual(action["res_model"], model)
             self.assertTrue(action["help"])

@@ -94,7 +94,7 @@ class TestScreensWords(TransactionCase):
         self.env["ir.mail_server"].create({"name": "Words relay", "smtp_host": "127.0.0.1",
                                            "from_filter": "preview-words.example.com"})
         action = other.action_md_routing_preview()
-        wizard = self.env["mail.routing.preview"].with_context(action["context"]).create(
+        wizard = self.env["mail.routing.preview"].with_context(**action["context"]).create(
             {"email_from": "someone@gmail.example.org"})
         self.assertEqual(wizard.alias_domain_id, other)
         self.assertIn("robot@preview-words.example.com", wizard.final_from)

@@ -2,14 +2,14 @@ import smtplib
 import socket
 import ssl
 
-from odoo.addons.base.models.ir_mail_server import MailDeliveryException
 from odoo.exceptions import ValidationError
 from odoo.tests import BaseCase, TransactionCase, tagged
 
+from odoo.addons.base.models.ir_mail_server import MailDeliveryException
+
 from ..tools.from_filter import render
 from ..tools.params import normalize_param
-from ..tools.smtp_retry import (PERMANENT, TEMPORARY, classify_smtp_error, parse_delays,
-                                retry_decision, retry_delay)
+from ..tools.smtp_retry import PERMANENT, TEMPORARY, classify_smtp_error, parse_delays, retry_decision, retry_delay
 
 
 def wrapped(exc):
@@ -18,7 +18,7 @@ def wrapped(exc):
         try:
             raise exc
         except Exception as inner:
-            raise MailDeliveryException("Mail Delivery Failed", str(inner))
+            raise MailDeliveryException("Mail Delivery Failed", str(inner)) from inner
     except MailDeliveryException as outer:
         return outer
 
@@ -43,7 +43,7 @@ class TestSmtpRetryTools(BaseCase):
         self.assertEqual(classify_smtp_error(temp)[0], TEMPORARY)
 
     def test_network(self):
-        for exc in (ConnectionRefusedError(111, "Connection refused"), socket.timeout("timed out"),
+        for exc in (ConnectionRefusedError(111, "Connection refused"), TimeoutError("timed out"),
                     TimeoutError(), smtplib.SMTPServerDisconnected("Connection unexpectedly closed"),
                     ConnectionResetError(), socket.gaierror(-3, "Temporary failure")):
             self.assertEqual(classify_smtp_error(exc)[0], TEMPORARY, exc)

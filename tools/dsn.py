@@ -61,7 +61,8 @@ _SMTP_CODE_RE = re.compile(r"(?<!\d)([245]\d\d)(?:[ -]|$)")
 _LOCAL_CHARS = r"\w.!#$%&'*+/=?^`{|}~-"
 _ADDR_RE = re.compile(r"(?<![" + _LOCAL_CHARS + r"\ufffd\udc80-\udcff])[" + _LOCAL_CHARS + r"]{1,64}"
                       r"@[^\W_](?:[\w-]{0,62}[^\W_])?(?:\.[^\W_](?:[\w-]{0,62}[^\W_])?)+")
-_MSGID_RE = re.compile(r"^(?:Message-I[Dd]|X-Microsoft-Original-Message-ID)[ \t]{0,100}:[ \t]{0,100}(?:\r?\n[ \t]{1,100})?(<[^<>\s]{1,500}>)",
+_MSGID_RE = re.compile(r"^(?:Message-I[Dd]|X-Microsoft-Original-Message-ID)[ \t]{0,100}:[ \t]{0,100}(?:\r?\n[ "
+                       r"\t]{1,100})?(<[^<>\s]{1,500}>)",
                        re.MULTILINE | re.IGNORECASE)
 _ANGLE_MSGID_RE = re.compile(r"<[^<>\s]{1,500}>")
 _DELAY_WORDS = re.compile(r"\b(delayed|delay|not yet been delivered|will (?:continue to )?retry|"
@@ -484,7 +485,7 @@ def _original_to(msg):
 # the parser
 # --------------------------------------------------------------------------------------
 
-def _parse(msg, source=None):
+def _parse(msg, source=None):  # noqa: C901 - the kinds of report part, read in one walk
     report = empty_report()
     top_type = _ctype(msg)
     report_type = _param(msg, "report-type") if top_type == "multipart/report" else ""
@@ -516,7 +517,8 @@ def _parse(msg, source=None):
         report["report_type"] = "feedback-report"
         blocks = _parse_fields(_text_of(arf_part)) if arf_part is not None else []
         fields = blocks[0] if blocks else {}
-        addresses = [a for a in (_address(fields.get("original-rcpt-to")), _address(fields.get("removal-recipient"))) if a]
+        addresses = [a for a in (_address(fields.get("original-rcpt-to")),
+                                 _address(fields.get("removal-recipient"))) if a]
         addresses = addresses or _original_to(msg)
         feedback = _clean(fields.get("feedback-type", "abuse"))
         for addr in dict.fromkeys(addresses):
@@ -607,7 +609,8 @@ _PLAIN_SIGNATURES = [
     ("exim", re.compile(r"This message was created automatically by mail delivery software", re.I)),
     ("postfix", re.compile(r"This is the mail system at host|The mail system\n", re.I)),
     ("exchange", re.compile(r"Delivery has failed to these recipients or groups|Remote Server returned|"
-                            r"Your message to .{1,200} couldn't be delivered|Diagnostic information for administrators", re.I)),
+                            r"Your message to .{1,200} couldn't be delivered|"
+                            r"Diagnostic information for administrators", re.I)),
     ("gmail", re.compile(r"Delivery to the following recipient(?:s)? failed|Address not found|"
                          r"Your message wasn't delivered to|The response from the remote server was", re.I)),
 ]
@@ -750,7 +753,8 @@ def _own_plain_addresses(head, mta):
         # "<address>: reason" lines most MTAs write
         found = re.findall(r"^<([^<>\s@]{1,256}@[^<>\s@]{1,256})>:", head, re.M)
     elif mta == "gmail":
-        found = re.findall(r"(?:failed permanently:|failed temporarily:|wasn't delivered to|recipient failed[^:\n]{0,200}:)"
+        found = re.findall(r"(?:failed permanently:|failed temporarily:|wasn't delivered to|recipient "
+                           r"failed[^:\n]{0,200}:)"
                            r"\s{0,200}<?(" + _ADDR_RE.pattern + ")", head, re.I)
     else:
         found = []

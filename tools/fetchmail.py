@@ -6,8 +6,8 @@ import poplib
 import re
 import socket
 import ssl
-from email.parser import BytesHeaderParser
 from email import policy
+from email.parser import BytesHeaderParser
 
 from odoo.tools import LazyTranslate
 

@@ -291,8 +291,9 @@ def _fit(rule, from_filter):
                filter=shown)
 
 
-def choose_server(sender, servers, notification_email=None, default_from_filter=None,
-                  forced_server_id=None, filter_forced=True, open_keeps_from=False):
+def choose_server(  # noqa: C901 - the documented routing rules, in their order
+        sender, servers, notification_email=None, default_from_filter=None,
+        forced_server_id=None, filter_forced=True, open_keeps_from=False):
     """Pick the server and the From for ``sender`` following the documented rules.
 
     ``servers``: :class:`Server` items, archived ones included only to explain that they are

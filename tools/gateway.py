@@ -4,6 +4,8 @@ import re
 
 from odoo.tools import LazyTranslate
 
+from . import from_filter
+
 _lt = LazyTranslate(__name__)
 
 DEFAULT_LOOP_MINUTES = 120
@@ -12,24 +14,13 @@ DEFAULT_RETENTION_DAYS = 90
 # Tag put in the Message-Id/References of our loop notices: a reply to one is never processed.
 LOOP_NOTICE_TAG = "loop-detection-bounce-email"
 
-_LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
 
 def normalize_domain(domain):
-    """Lower-case ASCII (IDNA) form of ``domain``; raise ValueError when it is not a domain."""
-    domain = (domain or "").strip().strip(".").lower()
-    if domain.startswith("@"):
-        domain = domain[1:]
-    if not domain:
-        raise ValueError(domain)
-    try:
-        ascii_domain = domain.encode("idna").decode("ascii")
-    except UnicodeError:
-        raise ValueError(domain) from None
-    labels = ascii_domain.split(".")
-    if len(ascii_domain) > 253 or not all(_LABEL_RE.match(label) for label in labels):
-        raise ValueError(domain)
-    return ascii_domain
+    """Lower-case ASCII (IDNA, UTS 46) form of ``domain`` (a leading "@" and dots around it
+    dropped): routing's own normaliser; raise ValueError when it is not a domain."""
+    domain = (domain or "").strip().strip(".")
+    return from_filter.normalize_domain(domain[1:] if domain.startswith("@") else domain)
 
 
 def normalize_domain_list(key, value):

@@ -12,6 +12,8 @@ from email.utils import getaddresses
 
 from odoo.tools import LazyTranslate
 
+from .from_filter import normalize_domain
+
 _lt = LazyTranslate(__name__)
 
 MAX_SIZE_PARAM = "mail_deliverability.mailgate_max_size"
@@ -35,11 +37,12 @@ def normalize_envelope_recipient(value):
         text = text[1:-1]
     local, _at, domain = text.rpartition("@")
     if local and domain and not domain.isascii() and local.isascii():
-        from .gateway import normalize_domain  # noqa: PLC0415
         try:
-            text = f"{local}@{normalize_domain(domain)}"
+            ascii_domain = normalize_domain(domain)
         except ValueError:
-            pass  # refused below
+            ascii_domain = None  # not a domain name: refused below
+        if ascii_domain:
+            text = f"{local}@{ascii_domain}"
     if len(text) > 320 or not text.isascii() or not _ADDRESS.match(text):
         raise ValueError(_lt("Envelope recipient %(value)r is not a single ASCII e-mail address "
                              "(expected local-part@domain).", value=value))

@@ -10,7 +10,7 @@ class MailRoutingPreview(models.TransientModel):
     _description = "Outgoing routing preview"
 
     email_from = fields.Char("Sender", required=True, default=lambda self: self.env.user.email_formatted)
-    company_id = fields.Many2one("res.company", "Company", required=True,
+    company_id = fields.Many2one("res.company", required=True,
                                  default=lambda self: self.env.company)
     alias_domain_id = fields.Many2one(
         "mail.alias.domain", "Alias domain", compute="_compute_alias_domain_id", store=True,
@@ -20,7 +20,7 @@ class MailRoutingPreview(models.TransientModel):
     record_ref = fields.Reference(selection="_selection_record_models", string="Record",
                                   help="Optional: the document the e-mail is about (its company "
                                        "and alias decide the alias domain and the Reply-To).")
-    server_id = fields.Many2one("ir.mail_server", "Server", compute="_compute_routing")
+    server_id = fields.Many2one("ir.mail_server", compute="_compute_routing")
     server_label = fields.Char("Server used", compute="_compute_routing")
     rule = fields.Selection(
         selection=lambda self: self.env["mail.mail"]._fields["md_route_rule"].selection,

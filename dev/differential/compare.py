@@ -45,7 +45,7 @@ def classify(diffs, table, scenarios=()):
     for diff in diffs:
         for index, (row, scenario_patterns, patterns) in enumerate(compiled):
             if any(p.match(diff[0]) for p in scenario_patterns) and \
-                    all(p.match(value) for p, value in zip(patterns, diff[1:])):
+                    all(p.match(value) for p, value in zip(patterns, diff[1:], strict=False)):
                 used.setdefault(index, set()).add(diff[0])
                 deliberate.append((diff, row))
                 break

@@ -70,10 +70,12 @@ DELIBERATE = [
      "field": "posted", "stock": "* email Discussions public", "addon": "* email Note internal",
      "reason": "An automatic reply on an existing thread is logged as an internal note (README "
                "'Deliberate differences': 'On an existing thread they are logged as an internal note "
-               "without notifying followers'); RFC 3834 section 2: automatic mail is not passed on as if a person wrote it."},
+               "without notifying followers'); RFC 3834 section 2: automatic mail is not passed on as if a person "
+               "wrote it."},
     {"scenario": AUTO_REPLY,
      "field": "notified", "stock": "*", "addon": "-",
-     "reason": "An automatic reply on a thread notifies no follower (README 'Deliberate differences'); RFC 3834 section 2."},
+     "reason": "An automatic reply on a thread notifies no follower (README 'Deliberate differences'); RFC 3834 "
+               "section 2."},
     {"scenario": AUTO_REPLY + ["sample/auto_*/catchall"],
      "field": "emails_out", "stock": "*", "addon": "-",
      "reason": "No e-mail goes out because of an automatic message: no follower notification, and "
@@ -106,7 +108,8 @@ DELIBERATE = [
     {"scenario": ["flufl/qmail_08/*", "sample/broken_truncated/*"], "field": "result",
      "stock": "raised:LookupError", "addon": "bounce",
      "reason": "A report whose text parts declare a charset Python does not know is read as Latin-1 "
-               "instead of making the gateway raise (README 'Deliberate differences', bounces); RFC 2046 section 4.1.2: an unknown charset does not make the rest of the message unreadable."},
+               "instead of making the gateway raise (README 'Deliberate differences', bounces); RFC 2046 section "
+               "4.1.2: an unknown charset does not make the rest of the message unreadable."},
     {"scenario": "flufl/smtp32_01/new", "field": "records", "stock": "*", "addon": "-",
      "reason": "All gateway steps share one savepoint: a processing error leaves nothing half-done "
                "but the quarantined message (README 'Gateway guard and quarantine'); RFC 5321 section 6.1."},
@@ -139,7 +142,8 @@ DELIBERATE = [
      "stock": "-", "addon": "*",
      "reason": "A delivery-status part that names no recipient is read like a plain-text bounce "
                "(the address is in its text), and the report quotes an e-mail sent to that address "
-               "(README 'Bounces'); RFC 3464 section 2.3.2: Final-Recipient is required, so its absence is a broken report."},
+               "(README 'Bounces'); RFC 3464 section 2.3.2: Final-Recipient is required, so its absence is a broken "
+               "report."},
     # Plain-text bounces are read (README 'Bounces'), but like any report they act on an address
     # only when it quotes an e-mail this database sent there: the scenarios above give each
     # report such an e-mail, so a plain-text bounce counts on both sides alike.
@@ -151,7 +155,8 @@ DELIBERATE = [
                "rewritten to the notification address instead of going out spoofed (README "
                "'Deliberate differences', 'Outgoing routing'; Odoo's test_mass_mailing_server_find "
                "is left out for this reason; mail_deliverability.dedicated_server_from_filter = "
-               "False restores stock); Odoo documentation 'Send and receive emails in Odoo with an email server', FROM filtering."},
+               "False restores stock); Odoo documentation 'Send and receive emails in Odoo with an email server', "
+               "FROM filtering."},
     {"scenario": "out/mass-dedicated-filter-other/mailing-3/queue", "field": "envelope",
      "stock": "*marketing@guard.example.com -> contact*", "addon": "*notifications@guard.example.com -> contact*",
      "reason": "The envelope sender follows the rewritten From of a mailing whose Dedicated Server's "

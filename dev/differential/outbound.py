@@ -82,7 +82,8 @@ def _recipients(mail):
 
 # --------------------------------------------------------------------------- producers
 def _record(env, label):
-    return env["mail.test.gateway"].create({"name": f"Out {label}", "email_from": f"owner.{label}@customer.example.org"})
+    return env["mail.test.gateway"].create(
+        {"name": f"Out {label}", "email_from": f"owner.{label}@customer.example.org"})
 
 
 def _partners(env, label, count):
@@ -253,7 +254,7 @@ class Outbound:
         self.registry = registry
         self.log = log
         self.sinks = {name: Sink(name) for name in ("sink-a", "sink-b", "sink-c")}
-        for (name, sink), port in zip(self.sinks.items(), ports[:3]):
+        for sink, port in zip(self.sinks.values(), ports[:3], strict=False):
             sink.start(port)
         self.closed_port = ports[3]
 
@@ -289,7 +290,8 @@ class Outbound:
             with sink.lock:
                 sink.received.clear()
         sink_c = self.sinks["sink-c"]
-        config["smtp_server"], config["smtp_port"] = "127.0.0.1", sink_c.port if spec.get("config") else self.closed_port
+        config["smtp_server"] = "127.0.0.1"
+        config["smtp_port"] = sink_c.port if spec.get("config") else self.closed_port
         config["smtp_ssl"], config["smtp_user"], config["smtp_password"] = False, None, None
         config["from_filter"] = False
         for name, sink, from_filter, sequence in spec["servers"]:

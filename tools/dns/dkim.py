@@ -131,7 +131,7 @@ def evaluate_dkim(domain, selectors, lookup, suggested=()):
             result.flag("unknown", _lt("The DKIM key %(name)s could not be read: %(error)s.",
                                        name=name, error=answer.error))
             continue
-        keys = [(parts, text) for parts, text in zip(answer.parts, answer.values)
+        keys = [(parts, text) for parts, text in zip(answer.parts, answer.values, strict=False)
                 if re.search(r"(?:^|;)\s*p\s*=", text)]
         if not keys:
             if configured:

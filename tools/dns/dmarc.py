@@ -62,7 +62,7 @@ def aligned(domain, from_domain, mode):
     return organisational_domain(domain) == organisational_domain(from_domain)
 
 
-def evaluate_dmarc(from_domain, bounce_domain, dkim_domain, spf, dkim, lookup):
+def evaluate_dmarc(from_domain, bounce_domain, dkim_domain, spf, dkim, lookup):  # noqa: C901 - RFC 7489's tags, each read in turn
     """DMARC policy for mail From ``from_domain``, and whether the envelope (SPF) and DKIM
     domains of this setup align with it, given the SPF and DKIM check results."""
     from_domain = dns_name(from_domain)

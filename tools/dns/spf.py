@@ -205,7 +205,7 @@ def parse_spf(text):
         return record
     for token in tokens[1:]:
         modifier = _MODIFIER.match(token)
-        if modifier and not token.split("=")[0].lower() in _SPF_MECHANISMS:
+        if modifier and token.split("=")[0].lower() not in _SPF_MECHANISMS:
             name, value = modifier.group(1).lower(), modifier.group(2)
             if name in ("redirect", "exp"):
                 if name in record.modifiers:
@@ -272,7 +272,7 @@ class SpfWalk:
         if entry not in self.problems:
             self.problems.append(entry)
 
-    def visit(self, domain, depth=0, path=(), record=None):
+    def visit(self, domain, depth=0, path=(), record=None):  # noqa: C901 - RFC 7208's mechanisms, each walked in turn
         """Walk the SPF of ``domain`` (or the given ``record`` text parsed, at the top)."""
         node = SpfNode(domain, lookup=self.lookup)
         indent = "  " * depth
@@ -420,7 +420,7 @@ def evaluate_spf(domain, lookup, senders=()):
             "on the next run.", domain=domain, error=answer.error))
         return result
     texts = []
-    for parts, text in zip(answer.parts, answer.values):
+    for parts, text in zip(answer.parts, answer.values, strict=False):
         if is_spf(text):
             texts.append(text)
             result.records.append(f"{domain}. IN TXT " + " ".join(f'"{part}"' for part in parts))
