@@ -41,3 +41,5 @@ from . import test_overview_servers
 from . import test_tours
 from . import test_i18n
 from . import test_screens_words
+# reply keys
+from . import test_reply_key_tools
