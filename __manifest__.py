@@ -42,6 +42,8 @@
         "views/res_config_settings_views.xml",
         "views/ir_config_parameter_views.xml",
         "views/fetchmail_server_search_views.xml",
+        # reply keys
+        "views/mail_deliverability_overview_reply_keys_views.xml",
     ],
     "assets": {
         "web.assets_backend": [

@@ -29,3 +29,5 @@ from . import mail_server_status
 from . import mail_deliverability_overview
 from . import res_config_settings
 from . import mail_thread_previous_aliases
+# reply keys
+from . import mail_thread_reply_keys

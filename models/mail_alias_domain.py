@@ -6,7 +6,7 @@ from ..tools.params import LEGACY_FROM_PARAMS
 
 
 # fields the cached address lists are read from
-CACHED_FIELDS = {"name", "catchall_alias", "bounce_alias", "md_previous_catchall_aliases",
+CACHED_FIELDS = {"name", "catchall_alias", "bounce_alias", "md_previous_catchall_aliases", "reply_keys",
                  "md_previous_bounce_aliases"}
 
 
@@ -327,3 +327,144 @@ class MailAliasDomain(models.Model):
         """(catchall, bounce): replaced addresses still recognised, as frozensets."""
         addresses = self._md_addresses()
         return addresses["previous_catchall"], addresses["previous_bounce"]
+
+    # ---- reply keys (<catchall or alias>+<key>@<domain> in the Reply-To of notifications) ----
+    # (odoo.models.fields / .api: keeps the shared import header of this file untouched)
+    _REPLY_KEY_PROBE_MINUTES = 10
+    reply_keys = models.fields.Boolean(
+        "Reply keys", default=False,
+        help="Notifications about a record are sent with the Reply-To <catchall>+<key>@<this domain> "
+             "(or <alias>+<key>@ when the record has its own alias; same display name). The key names "
+             "the record and cannot be forged, so a reply still reaches its record when the customer's "
+             "mail program or relay dropped the In-Reply-To and References headers. Your mail server "
+             "must deliver <catchall>+anything@<domain> to the catchall (\"plus\" addressing): use "
+             "\"Test reply keys\" first.")
+    reply_key_probe_nonce = models.fields.Integer("Reply key probe", readonly=True, copy=False)
+    reply_key_probe_sent_on = models.fields.Datetime("Reply key probe sent on", readonly=True, copy=False)
+    reply_key_probe_received_on = models.fields.Datetime(
+        "Reply key probe received on", readonly=True, copy=False)
+    reply_key_probe_via = models.fields.Char("Reply key probe came back through", readonly=True, copy=False)
+    reply_key_probe_state = models.fields.Selection(
+        [("none", "Not tested"), ("waiting", "Waiting"), ("ok", "Works"), ("failed", "Did not come back")],
+        "Reply key test", compute="_compute_reply_key_probe_state",
+        help="Result of \"Test reply keys\": a probe sent to <catchall>+probe-<key>@<domain> "
+             "through the outgoing servers must come back through an incoming server or the MX "
+             "gateway within %s minutes." % _REPLY_KEY_PROBE_MINUTES)
+    reply_key_probe_result = models.fields.Char("Reply key test result", compute="_compute_reply_key_probe_state")
+
+    @models.api.depends("reply_key_probe_sent_on", "reply_key_probe_received_on", "reply_key_probe_via")
+    def _compute_reply_key_probe_state(self):
+        """Computed at read: a probe that did not come back in time is failed, no cron."""
+        import datetime  # noqa: PLC0415 - see above
+        _ = self.env._
+        deadline = models.fields.Datetime.now() - datetime.timedelta(minutes=self._REPLY_KEY_PROBE_MINUTES)
+        for domain in self:
+            sent, received = domain.reply_key_probe_sent_on, domain.reply_key_probe_received_on
+            if not sent:
+                state, result = "none", False
+            elif received and received >= sent:
+                state = "ok"
+                result = _("The probe sent on %(sent)s came back on %(received)s through %(via)s: "
+                           "%(address)s reaches the catchall.", sent=sent, received=received,
+                           via=domain.reply_key_probe_via or "?", address=f"{domain.catchall_alias}+…@{domain.name}")
+            elif sent < deadline:
+                state = "failed"
+                result = _("The probe sent on %(sent)s did not come back within %(minutes)s minutes. Check "
+                           "that your mail server delivers %(address)s to the catchall (plus addressing) "
+                           "and that an incoming server or the MX gateway fetches it.", sent=sent,
+                           minutes=self._REPLY_KEY_PROBE_MINUTES,
+                           address=f"{domain.catchall_alias}+anything@{domain.name}")
+            else:
+                state = "waiting"
+                result = _("Probe sent on %(sent)s; waiting for it to come back (up to %(minutes)s "
+                           "minutes). Reload the page to see the result.", sent=sent,
+                           minutes=self._REPLY_KEY_PROBE_MINUTES)
+            domain.reply_key_probe_state, domain.reply_key_probe_result = state, result
+
+    @models.api.model
+    @models.tools.ormcache()
+    def _md_reply_key_domains(self):
+        """{domain name: (alias domain id, catchall address, reply keys on)}; cached: looked at
+        for every incoming e-mail that has a sub-address and every notification."""
+        return {domain.name.lower(): (domain.id, (domain.catchall_email or "").lower(), domain.reply_keys)
+                for domain in self.sudo().search([])}
+
+    def _md_reply_key_secret(self):
+        return self.env["ir.config_parameter"].sudo().get_param("database.secret") or ""
+
+    def _md_reply_key_address(self, address, model, res_id):
+        """``address`` (the catchall or an alias of this domain) with the key of record
+        ``res_id`` of ``model``, or False when keys are off or the address cannot take one."""
+        from ..tools import reply_key  # noqa: PLC0415 - see above
+        self.ensure_one()
+        if not self.reply_keys or not model or not res_id or not address:
+            return False
+        key = reply_key.make_key(self._md_reply_key_secret(), self.env["ir.model"]._get_id(model), res_id)
+        return reply_key.keyed_address(address, key) or False
+
+    def action_md_reply_key_probe(self):
+        """Send a probe to <catchall>+probe-<key>@<domain> through the outgoing servers; the
+        receiving side marks it received (see _md_reply_key_probe_received)."""
+        import secrets  # noqa: PLC0415 - see above
+        from odoo.exceptions import UserError  # noqa: PLC0415
+        from ..tools import reply_key  # noqa: PLC0415
+        _ = self.env._
+        self.ensure_one()
+        if not self.catchall_alias:
+            raise UserError(_("Alias domain %s has no catchall alias: set one before testing reply keys.",
+                              self.name))
+        nonce = secrets.randbelow(2 ** 31 - 2) + 1  # an Integer column
+        key = reply_key.make_probe_key(self._md_reply_key_secret(), self.id, nonce)
+        address = reply_key.keyed_address(self.catchall_email, key)
+        if not address:
+            raise UserError(_("The catchall alias of %s is too long to take a reply key (64 characters "
+                              "at most before the @).", self.name))
+        self.sudo().write({"reply_key_probe_nonce": nonce, "reply_key_probe_sent_on": models.fields.Datetime.now(),
+                           "reply_key_probe_received_on": False, "reply_key_probe_via": False})
+        # sent by the outgoing servers' routing (From filters) without a mail.message: the probe's
+        # Message-Id must be unknown when it comes back, or the gateway skips it as our own mail
+        IrMailServer = self.env["ir.mail_server"].sudo()
+        message = IrMailServer.build_email(
+            email_from=self.default_from_email or self.catchall_email,
+            email_to=[address],
+            subject=_("Reply key test for %s", self.name),
+            body=_("<p>This e-mail checks that mail to %(address)s reaches Odoo. It is discarded "
+                   "when it arrives.</p>", address=address),
+            subtype="html",
+            headers={"Auto-Submitted": "auto-generated"},
+        )
+        IrMailServer.send_email(message)
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": _("Reply key test sent"),
+                "message": _("A probe went to %(address)s. Reload this page in a minute or two: the "
+                             "result shows under Reply keys.", address=address),
+                "type": "info",
+                "sticky": False,
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
+        }
+
+    def _md_reply_key_probe_received(self, nonce, via):
+        """The receiving side saw the probe ``nonce``: the test succeeded (older probes are ignored)."""
+        self.ensure_one()
+        if not nonce or nonce != self.reply_key_probe_nonce:
+            return False
+        self.sudo().write({"reply_key_probe_received_on": models.fields.Datetime.now(),
+                           "reply_key_probe_via": via})
+        return True
+
+    def _md_reply_key_suggestion(self):
+        """What to tell the administrator about reply keys on this domain, or False: for the
+        overview and the DNS/deliverability check (turn them on once the probe came back)."""
+        self.ensure_one()
+        _ = self.env._
+        if self.reply_keys:
+            return False
+        if self.reply_key_probe_state == "ok":
+            return _("Plus addressing works on %s (the reply key test came back): turn Reply keys on so "
+                     "that replies reach their record even when the customer's mail program breaks the "
+                     "thread.", self.name)
+        return False

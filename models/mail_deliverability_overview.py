@@ -98,6 +98,16 @@ class MailDeliverabilityOverview(models.TransientModel):
         compute="_compute_figures", string="Incoming servers in error",
         help="Incoming servers whose last fetch ended with an error.")
 
+    reply_key_hint = fields.Text(
+        compute="_compute_reply_key_hint", string="Reply keys",
+        help="Alias domains whose reply key test came back but whose reply keys are still off.")
+
+    def _compute_reply_key_hint(self):
+        hints = list(filter(None, (domain._md_reply_key_suggestion()
+                                   for domain in self.env["mail.alias.domain"].search([]))))
+        for overview in self:
+            overview.reply_key_hint = "\n".join(hints) or False
+
     @api.model_create_multi
     def create(self, vals_list):
         overviews = super().create(vals_list)
