@@ -349,7 +349,7 @@ class MailAliasDomain(models.Model):
         "Reply key test", compute="_compute_reply_key_probe_state",
         help="Result of \"Test reply keys\": a probe sent to <catchall>+probe-<key>@<domain> "
              "through the outgoing servers must come back through an incoming server or the MX "
-             "gateway within %s minutes." % _REPLY_KEY_PROBE_MINUTES)
+             "gateway within 10 minutes.")
     reply_key_probe_result = models.fields.Char("Reply key test result", compute="_compute_reply_key_probe_state")
 
     @models.api.depends("reply_key_probe_sent_on", "reply_key_probe_received_on", "reply_key_probe_via")
@@ -410,6 +410,7 @@ class MailAliasDomain(models.Model):
         from ..tools import reply_key  # noqa: PLC0415
         _ = self.env._
         self.ensure_one()
+        self.check_access("write")  # administrators only: it writes the result and sends mail
         if not self.catchall_alias:
             raise UserError(_("Alias domain %s has no catchall alias: set one before testing reply keys.",
                               self.name))

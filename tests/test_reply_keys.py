@@ -11,7 +11,8 @@ from email.utils import getaddresses, make_msgid
 from freezegun import freeze_time
 
 from odoo import SUPERUSER_ID, api, fields
-from odoo.tests import tagged
+from odoo.exceptions import AccessError
+from odoo.tests import new_test_user, tagged
 
 from ..tools import reply_key
 from .common import SmtpRecorder, real_smtp_sending
@@ -326,3 +327,9 @@ class TestReplyKeys(MailgateCase):
         self.probe_and_capture()
         self.assertFalse(self.domain._md_reply_key_probe_received(stale, "MX gateway"))
         self.assertEqual(self.domain.reply_key_probe_state, "waiting")
+
+    def test_probe_needs_administrator(self):
+        user = new_test_user(self.env, login="reply-key-user", groups="base.group_user")
+        with self.assertRaises(AccessError):
+            self.domain.with_user(user).action_md_reply_key_probe()
+        self.assertFalse(self.domain.reply_key_probe_sent_on)
