@@ -2,7 +2,7 @@ import logging
 from email.utils import getaddresses
 
 from odoo import api, models
-from odoo.tools import email_split, formataddr
+from odoo.tools import email_split
 
 from ..tools import reply_key
 
@@ -51,7 +51,7 @@ class MailThread(models.AbstractModel):
             address.lower(), model, res_id)
         if not keyed:
             return None
-        return formataddr((name, keyed)) if name else keyed
+        return reply_key.reply_to_value(name, keyed)
 
     # ------------------------------------------------------------------ incoming
     @api.model

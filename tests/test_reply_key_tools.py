@@ -1,3 +1,6 @@
+from email import policy
+from email.message import EmailMessage
+
 from hypothesis import given, settings, strategies as st
 
 from odoo.tests import BaseCase, tagged
@@ -81,3 +84,27 @@ class TestReplyKeyTools(BaseCase):
         reply_key.split(text)
         reply_key.verify(SECRET, text)
         reply_key.find(SECRET, [text, f"c+{text}@example.com"], {"example.com"})
+
+    def test_reply_to_value_never_folds_after_the_colon(self):
+        """Display name kept whenever the header folds cleanly; a value Python would fold
+        right after "Reply-To:" (69 to 77 characters, read as empty by some DKIM verifiers)
+        becomes the bare address, as Odoo does for a long Reply-To."""
+        address = "catchall+" + reply_key.make_key(SECRET, 412, 98765) + "@guard.example.com"
+        self.assertEqual(reply_key.reply_to_value("Q", address), f'"Q" <{address}>', "one line")
+        long_name = "My Company A broken thread about the delivery of order 1187"
+        self.assertEqual(reply_key.reply_to_value(long_name, address), f'"{long_name}" <{address}>',
+                         "folded between the name and the address")
+        self.assertEqual(reply_key.reply_to_value("My Company Quote 12", address), address,
+                         "72 characters: Python would fold right after the colon")
+        seen = set()
+        for length in range(1, 60):
+            name = ("Company Record " * 5)[:length].strip() or "X"
+            value = reply_key.reply_to_value(name, address)
+            seen.add(value == address)
+            message = EmailMessage(policy=policy.SMTP)
+            message["Reply-To"] = value
+            header = message.as_bytes().split(b"Reply-To:", 1)[1]
+            self.assertFalse(header.startswith(b"\r\n"), value)
+            self.assertIn(address.encode(), header)
+        self.assertEqual(seen, {True, False}, "both forms occur over these name lengths")
+        self.assertEqual(reply_key.reply_to_value("", address), address)

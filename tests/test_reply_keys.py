@@ -126,11 +126,13 @@ class TestReplyKeys(MailgateCase):
 
     # ------------------------------------------------------------------ outgoing
     def test_reply_to_carries_the_key_display_name_unchanged(self):
+        record = self.env["mail.test.gateway"].create({
+            "name": "A broken thread about the delivery of order 1187"})
         self.domain.reply_keys = False
-        _message, (plain_name, plain_address) = self.notify(self.record)
+        _message, (plain_name, plain_address) = self.notify(record)
         self.assertEqual(plain_address, f"catchall@{self.alias_domain_name}", "off: stock Reply-To")
         self.domain.reply_keys = True
-        _message, (name, address) = self.notify(self.record)
+        _message, (name, address) = self.notify(record)
         self.assertEqual(name, plain_name, "the display name is unchanged")
         local, key, domain = reply_key.split(address)
         self.assertEqual((local, domain), ("catchall", self.alias_domain_name))
@@ -138,7 +140,15 @@ class TestReplyKeys(MailgateCase):
         secret = self.env["ir.config_parameter"].sudo().get_param("database.secret")
         self.assertEqual(reply_key.verify(secret, key), (reply_key.OK, {
             "kind": "reply", "model_id": self.env["ir.model"]._get_id("mail.test.gateway"),
-            "res_id": self.record.id}))
+            "res_id": record.id}))
+
+    def test_reply_to_never_folds_after_the_colon(self):
+        """A name and keyed address of 69 to 77 characters would be folded right after
+        "Reply-To:" (read as empty by some DKIM verifiers): the bare keyed address then, as
+        Odoo itself does for a long Reply-To."""
+        _message, (name, address) = self.notify(self.record)
+        self.assertEqual(name, "")
+        self.assertTrue(address.startswith("catchall+"))
 
     # ------------------------------------------------------------------ incoming, MX gateway
     def test_reply_without_headers_reaches_record_through_postfix(self):
