@@ -6,8 +6,8 @@ from ..tools.params import LEGACY_FROM_PARAMS
 
 
 # fields the cached address lists are read from
-CACHED_FIELDS = {"name", "catchall_alias", "bounce_alias", "md_previous_catchall_aliases", "reply_keys",
-                 "md_previous_bounce_aliases"}
+CACHED_FIELDS = {"name", "catchall_alias", "bounce_alias", "md_previous_catchall_aliases",
+                 "md_previous_bounce_aliases", "reply_keys"}
 
 
 class MailAliasDomain(models.Model):

@@ -4,7 +4,9 @@ a real Postfix (``recipient_delimiter = +``) and the MX gateway, or through a re
 an incoming server, and reaches the record.  Forged keys and keys of deleted records change
 nothing.  The "Test reply keys" probe goes out through a real SMTP server and comes back."""
 import datetime
+import email
 import smtplib
+from email import policy
 from email.message import EmailMessage
 from email.utils import getaddresses, make_msgid
 
@@ -269,8 +271,7 @@ class TestReplyKeys(MailgateCase):
         def route_queries(to):
             raw = self.reply(to, "Re: with headers").replace(
                 b"Subject:", b"In-Reply-To: " + message.message_id.encode() + b"\r\nSubject:", 1)
-            import email  # noqa: PLC0415
-            parsed = email.message_from_bytes(raw, policy=email.policy.SMTP)
+            parsed = email.message_from_bytes(raw, policy=policy.SMTP)
             msg_dict = Thread.message_parse(parsed)
             self.env.flush_all()
             Thread.message_route(parsed, dict(msg_dict))  # warm the caches
@@ -296,7 +297,7 @@ class TestReplyKeys(MailgateCase):
         self.assertEqual(len(recorder.messages), 1, "the probe went through the outgoing server")
         sent = recorder.messages[0]
         self.assertEqual(len(sent["rcpt_tos"]), 1)
-        self.assertTrue(sent["rcpt_tos"][0].startswith(f"catchall+probe-"), sent["rcpt_tos"])
+        self.assertTrue(sent["rcpt_tos"][0].startswith("catchall+probe-"), sent["rcpt_tos"])
         self.domain.invalidate_recordset()
         self.assertEqual(self.domain.reply_key_probe_state, "waiting")
         return sent
