@@ -1,3 +1,5 @@
+import psycopg2.errors
+
 from odoo import api, fields, models
 
 KEY_RETENTION_DAYS = 90
@@ -59,7 +61,6 @@ class FetchmailMessageKey(models.Model):
         legacy whole-message key).  A destination a concurrent worker holds raises
         ClaimLost (it was the only one) or ClaimDeferred (the others are still to do).
         """
-        import psycopg2.errors  # noqa: PLC0415
         destinations = sorted(set(destinations))  # one order for every worker: no deadlock between two
         self.env["mail.message"].flush_model(["message_id"])
         cr = self.env.cr

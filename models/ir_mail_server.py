@@ -145,8 +145,9 @@ class IrMailServer(models.Model):
 
     @api.model
     def _match_from_filter(self, email_from, from_filter):
-        """Whether the FROM filter admits the address (an empty filter admits everybody)."""
-        return ff.match_from_filter(email_from, from_filter)
+        """Routing's matcher (IDNA domains, addresses and domains mixed in one filter); what
+        Odoo's own matcher admits stays admitted."""
+        return ff.match_from_filter(email_from, from_filter) or super()._match_from_filter(email_from, from_filter)
 
     # ------------------------------------------------------------------ message
 

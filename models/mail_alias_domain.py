@@ -1,12 +1,16 @@
+import datetime
+import secrets
+
 from odoo import api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import UserError, ValidationError
 
 from ..tools import from_filter as ff
+from ..tools import reply_key, verp
 from ..tools.params import LEGACY_FROM_PARAMS
 
 # fields the cached address lists are read from
 CACHED_FIELDS = {"name", "catchall_alias", "bounce_alias", "md_previous_catchall_aliases",
-                 "md_previous_bounce_aliases"}
+                 "md_previous_bounce_aliases", "reply_keys"}
 
 
 class MailAliasDomain(models.Model):
@@ -88,8 +92,7 @@ class MailAliasDomain(models.Model):
         return action
 
     # ---- bounces (signed bounce addresses) ----
-    # (odoo.models.fields / .api: keeps the shared import header of this file untouched)
-    bounce_signed = models.fields.Boolean(
+    bounce_signed = fields.Boolean(
         "Signed bounce addresses", default=False,
         help="Send each e-mail with its own return address, <bounce alias>+<code>@<this domain>. The "
              "code names the e-mail and the recipient and cannot be forged, so a delivery report "
@@ -97,11 +100,11 @@ class MailAliasDomain(models.Model):
              "reports to a forged or expired address are held in the quarantine. Your mail "
              "server must deliver <bounce alias>+anything@<domain> to the bounce alias (\"plus\" "
              "addressing). Off: every e-mail uses the plain bounce address.")
-    bounce_signed_days = models.fields.Integer(
+    bounce_signed_days = fields.Integer(
         "Signed bounce address validity (days)", default=30,
         help="Reports arriving this many days after the e-mail was sent are refused as expired.")
 
-    @models.api.constrains("bounce_signed_days")
+    @api.constrains("bounce_signed_days")
     def _check_bounce_signed_days(self):
         for domain in self:
             if domain.bounce_signed_days < 1 or domain.bounce_signed_days > 3650:
@@ -114,50 +117,48 @@ class MailAliasDomain(models.Model):
         self.ensure_one()
         if not self.bounce_signed or not self.bounce_alias or not message_id:
             return False
-        from ..tools import verp  # noqa: PLC0415 - see above
         secret = self.env["ir.config_parameter"].sudo().get_param("database.secret") or ""
         return verp.make_address(secret, self.bounce_alias, self.name, message_id, partner_id or 0,
                                  self.bounce_signed_days or 30)
 
     # ---- DNS checks ----
-    # (odoo.models.fields / .api: keeps the shared import header of this file untouched)
     _DNS_STATUSES = [("ok", "OK"), ("warning", "Warning"), ("error", "Error"), ("unknown", "Unknown")]
-    dkim_selectors = models.fields.Char(
+    dkim_selectors = fields.Char(
         "DKIM Selectors",
         help="Selectors your outgoing provider signs mail with, separated by commas; the key of "
              "each is published at <selector>._domainkey.<domain>. Usual ones: odoo (Odoo), google "
              "(Google Workspace), selector1, selector2 (Microsoft 365), s1, s2 (SendGrid), mailjet "
              "(Mailjet), mail (Brevo). Empty: the DNS check tries the usual ones.")
-    dkim_selectors_suggested = models.fields.Char(
+    dkim_selectors_suggested = fields.Char(
         "Suggested DKIM Selectors", compute="_compute_dkim_selectors_suggested",
         help="Selectors of the providers of your outgoing servers, then common ones.")
-    dns_check_ids = models.fields.One2many(
+    dns_check_ids = fields.One2many(
         "mail.alias.domain.check", "alias_domain_id", "DNS Checks", groups="base.group_system")
-    dns_status = models.fields.Selection(
+    dns_status = fields.Selection(
         _DNS_STATUSES, "DNS", readonly=True, copy=False,
         help="Worst result of the last SPF, DKIM, DMARC and MX checks (unknown: DNS did not "
              "answer in time).")
-    dns_spf_status = models.fields.Selection(_DNS_STATUSES, "SPF", readonly=True, copy=False)
-    dns_dkim_status = models.fields.Selection(_DNS_STATUSES, "DKIM", readonly=True, copy=False)
-    dns_dmarc_status = models.fields.Selection(_DNS_STATUSES, "DMARC", readonly=True, copy=False)
-    dns_mx_status = models.fields.Selection(_DNS_STATUSES, "MX", readonly=True, copy=False)
-    dns_status_known = models.fields.Selection(
+    dns_spf_status = fields.Selection(_DNS_STATUSES, "SPF", readonly=True, copy=False)
+    dns_dkim_status = fields.Selection(_DNS_STATUSES, "DKIM", readonly=True, copy=False)
+    dns_dmarc_status = fields.Selection(_DNS_STATUSES, "DMARC", readonly=True, copy=False)
+    dns_mx_status = fields.Selection(_DNS_STATUSES, "MX", readonly=True, copy=False)
+    dns_status_known = fields.Selection(
         _DNS_STATUSES, "Last Known DNS Status", readonly=True, copy=False,
         help="Last result that was not unknown: a DNS outage between two checks does not hide "
              "a change from ok to error.")
-    dns_checked_on = models.fields.Datetime("DNS Checked On", readonly=True, copy=False)
+    dns_checked_on = fields.Datetime("DNS Checked On", readonly=True, copy=False)
 
-    @models.api.depends("name")
+    @api.depends("name")
     def _compute_dkim_selectors_suggested(self):
         Check = self.env["mail.alias.domain.check"]
         for alias_domain in self:
             alias_domain.dkim_selectors_suggested = Check._dns_suggested_selectors(alias_domain)
 
-    @models.api.constrains("dkim_selectors")
+    @api.constrains("dkim_selectors")
     def _check_dkim_selectors(self):
         self.env["mail.alias.domain.check"]._dns_validate_selectors(self)
 
-    @models.api.ondelete(at_uninstall=False)
+    @api.ondelete(at_uninstall=False)
     def _unlink_dns_checks(self):
         """Remove the checks through the ORM, with their activities and messages."""
         self.env["mail.alias.domain.check"].sudo().search([("alias_domain_id", "in", self.ids)]).unlink()
@@ -207,17 +208,17 @@ class MailAliasDomain(models.Model):
             },
         }
 
-    @models.api.model
+    @api.model
     def _cron_dns_check(self):
         self.env["mail.alias.domain.check"]._dns_cron()
 
     # ---- screens (what happens to the old address when an address changes) ----
-    md_address_change_note = models.fields.Text(
+    md_address_change_note = fields.Text(
         "Address change", compute="_compute_md_address_change_note",
         help="Shown while the catchall or bounce alias is being changed: what becomes of mail "
              "sent to the old address, depending on \"Keep accepting replaced addresses\".")
 
-    @models.api.depends("catchall_alias", "bounce_alias", "md_keep_previous_addresses")
+    @api.depends("catchall_alias", "bounce_alias", "md_keep_previous_addresses")
     def _compute_md_address_change_note(self):
         """Changing an address breaks replies and reports to mail already sent unless the old
         one stays accepted: say so while editing, next to the choice."""
@@ -244,16 +245,16 @@ class MailAliasDomain(models.Model):
                     "lost. Tick \"Keep accepting replaced addresses\" to keep it.",
                     addresses=", ".join(changed))
 
-    md_keep_previous_addresses = models.fields.Boolean(
+    md_keep_previous_addresses = fields.Boolean(
         "Keep accepting replaced addresses", default=True,
         help="When you change the catchall or bounce alias, the old address is kept in the lists "
              "below and still recognised: replies and delivery reports to e-mails sent before the "
              "change are not lost.")
-    md_previous_catchall_aliases = models.fields.Char(
+    md_previous_catchall_aliases = fields.Char(
         "Replaced catchall aliases",
         help="Former catchall local parts (comma separated) still treated as the catchall on this "
              "domain. Remove them once no reply to old e-mails is expected.")
-    md_previous_bounce_aliases = models.fields.Char(
+    md_previous_bounce_aliases = fields.Char(
         "Replaced bounce aliases",
         help="Former bounce local parts (comma separated) whose incoming mail is still treated as "
              "delivery reports. Remove them once no report to old e-mails is expected.")
@@ -281,7 +282,7 @@ class MailAliasDomain(models.Model):
             self.env.registry.clear_cache()
         return result
 
-    @models.api.model_create_multi
+    @api.model_create_multi
     def create(self, vals_list):
         domains = super().create(vals_list)
         self.env.registry.clear_cache()
@@ -292,7 +293,7 @@ class MailAliasDomain(models.Model):
         self.env.registry.clear_cache()
         return result
 
-    @models.api.model
+    @api.model
     @models.tools.ormcache()
     def _md_addresses(self):
         """Catchall and bounce addresses of every alias domain, current and replaced (full
@@ -310,18 +311,156 @@ class MailAliasDomain(models.Model):
                 "previous_catchall": frozenset(previous_catchall),
                 "previous_bounce": frozenset(previous_bounce)}
 
-    @models.api.model
+    @api.model
     def _md_catchall_emails(self):
         """Catchall addresses of every alias domain (current ones)."""
         return self._md_addresses()["catchall"]
 
-    @models.api.model
+    @api.model
     def _md_bounce_emails(self):
         """Bounce addresses of every alias domain, replaced ones included (frozenset)."""
         return self._md_addresses()["bounce"]
 
-    @models.api.model
+    @api.model
     def _md_previous_addresses(self):
         """(catchall, bounce): replaced addresses still recognised, as frozensets."""
         addresses = self._md_addresses()
         return addresses["previous_catchall"], addresses["previous_bounce"]
+
+    # ---- reply keys (<catchall or alias>+<key>@<domain> in the Reply-To of notifications) ----
+    _REPLY_KEY_PROBE_MINUTES = 10
+    reply_keys = fields.Boolean(
+        "Reply keys", default=False,
+        help="Notifications about a record are sent with the Reply-To <catchall>+<key>@<this domain> "
+             "(or <alias>+<key>@ when the record has its own alias; same display name). The key names "
+             "the record and cannot be forged, so a reply still reaches its record when the customer's "
+             "mail program or relay dropped the In-Reply-To and References headers. Your mail server "
+             "must deliver <catchall>+anything@<domain> to the catchall (\"plus\" addressing): use "
+             "\"Test reply keys\" first.")
+    reply_key_probe_nonce = fields.Integer("Reply key probe", readonly=True, copy=False)
+    reply_key_probe_sent_on = fields.Datetime("Reply key probe sent on", readonly=True, copy=False)
+    reply_key_probe_received_on = fields.Datetime(
+        "Reply key probe received on", readonly=True, copy=False)
+    reply_key_probe_via = fields.Char("Reply key probe came back through", readonly=True, copy=False)
+    reply_key_probe_state = fields.Selection(
+        [("none", "Not tested"), ("waiting", "Waiting"), ("ok", "Works"), ("failed", "Did not come back")],
+        "Reply key test", compute="_compute_reply_key_probe_state",
+        help="Result of \"Test reply keys\": a probe sent to <catchall>+probe-<key>@<domain> "
+             "through the outgoing servers must come back through an incoming server or the MX "
+             "gateway within 10 minutes.")
+    reply_key_probe_result = fields.Char("Reply key test result", compute="_compute_reply_key_probe_state")
+
+    @api.depends("reply_key_probe_sent_on", "reply_key_probe_received_on", "reply_key_probe_via")
+    def _compute_reply_key_probe_state(self):
+        """Computed at read: a probe that did not come back in time is failed, no cron."""
+        _ = self.env._
+        deadline = fields.Datetime.now() - datetime.timedelta(minutes=self._REPLY_KEY_PROBE_MINUTES)
+        for domain in self:
+            sent, received = domain.reply_key_probe_sent_on, domain.reply_key_probe_received_on
+            if not sent:
+                state, result = "none", False
+            elif received and received >= sent:
+                state = "ok"
+                result = _("The probe sent on %(sent)s came back on %(received)s through %(via)s: "
+                           "%(address)s reaches the catchall.", sent=sent, received=received,
+                           via=domain.reply_key_probe_via or "?", address=f"{domain.catchall_alias}+…@{domain.name}")
+            elif sent < deadline:
+                state = "failed"
+                result = _("The probe sent on %(sent)s did not come back within %(minutes)s minutes. Check "
+                           "that your mail server delivers %(address)s to the catchall (plus addressing) "
+                           "and that an incoming server or the MX gateway fetches it.", sent=sent,
+                           minutes=self._REPLY_KEY_PROBE_MINUTES,
+                           address=f"{domain.catchall_alias}+anything@{domain.name}")
+            else:
+                state = "waiting"
+                result = _("Probe sent on %(sent)s; waiting for it to come back (up to %(minutes)s "
+                           "minutes). Reload the page to see the result.", sent=sent,
+                           minutes=self._REPLY_KEY_PROBE_MINUTES)
+            domain.reply_key_probe_state, domain.reply_key_probe_result = state, result
+
+    @api.model
+    @models.tools.ormcache()
+    def _md_reply_key_domains(self):
+        """{domain name: (alias domain id, catchall address, reply keys on)}; cached: looked at
+        for every incoming e-mail that has a sub-address and every notification."""
+        return {domain.name.lower(): (domain.id, (domain.catchall_email or "").lower(), domain.reply_keys)
+                for domain in self.sudo().search([])}
+
+    def _md_reply_key_secret(self):
+        return self.env["ir.config_parameter"].sudo().get_param("database.secret") or ""
+
+    def _md_reply_key_address(self, address, model, res_id):
+        """``address`` (the catchall or an alias of this domain) with the key of record
+        ``res_id`` of ``model``, or False when keys are off or the address cannot take one."""
+        self.ensure_one()
+        if not self.reply_keys or not model or not res_id or not address:
+            return False
+        key = reply_key.make_key(self._md_reply_key_secret(), self.env["ir.model"]._get_id(model), res_id)
+        return reply_key.keyed_address(address, key) or False
+
+    def action_md_reply_key_probe(self):
+        """Send a probe to <catchall>+probe-<key>@<domain> through the outgoing servers; the
+        receiving side marks it received (see _md_reply_key_probe_received)."""
+
+
+        _ = self.env._
+        self.ensure_one()
+        self.check_access("write")  # administrators only: it writes the result and sends mail
+        if not self.catchall_alias:
+            raise UserError(_("Alias domain %s has no catchall alias: set one before testing reply keys.",
+                              self.name))
+        nonce = secrets.randbelow(2 ** 31 - 2) + 1  # an Integer column
+        key = reply_key.make_probe_key(self._md_reply_key_secret(), self.id, nonce)
+        address = reply_key.keyed_address(self.catchall_email, key)
+        if not address:
+            raise UserError(_("The catchall alias of %s is too long to take a reply key (64 characters "
+                              "at most before the @).", self.name))
+        self.sudo().write({"reply_key_probe_nonce": nonce, "reply_key_probe_sent_on": fields.Datetime.now(),
+                           "reply_key_probe_received_on": False, "reply_key_probe_via": False})
+        # sent by the outgoing servers' routing (From filters) without a mail.message: the probe's
+        # Message-Id must be unknown when it comes back, or the gateway skips it as our own mail
+        IrMailServer = self.env["ir.mail_server"].sudo()
+        message = IrMailServer.build_email(
+            email_from=self.default_from_email or self.catchall_email,
+            email_to=[address],
+            subject=_("Reply key test for %s", self.name),
+            body=_("<p>This e-mail checks that mail to %(address)s reaches Odoo. It is discarded "
+                   "when it arrives.</p>", address=address),
+            subtype="html",
+            headers={"Auto-Submitted": "auto-generated"},
+        )
+        IrMailServer.send_email(message)
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": _("Reply key test sent"),
+                "message": _("A probe went to %(address)s. Reload this page in a minute or two: the "
+                             "result shows under Reply keys.", address=address),
+                "type": "info",
+                "sticky": False,
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
+        }
+
+    def _md_reply_key_probe_received(self, nonce, via):
+        """The receiving side saw the probe ``nonce``: the test succeeded (older probes are ignored)."""
+        self.ensure_one()
+        if not nonce or nonce != self.reply_key_probe_nonce:
+            return False
+        self.sudo().write({"reply_key_probe_received_on": fields.Datetime.now(),
+                           "reply_key_probe_via": via})
+        return True
+
+    def _md_reply_key_suggestion(self):
+        """What to tell the administrator about reply keys on this domain, or False: for the
+        overview and the DNS/deliverability check (turn them on once the probe came back)."""
+        self.ensure_one()
+        _ = self.env._
+        if self.reply_keys:
+            return False
+        if self.reply_key_probe_state == "ok":
+            return _("Plus addressing works on %s (the reply key test came back): turn Reply keys on so "
+                     "that replies reach their record even when the customer's mail program breaks the "
+                     "thread.", self.name)
+        return False

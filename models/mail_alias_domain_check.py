@@ -208,7 +208,8 @@ class MailAliasDomainCheck(models.Model):
                 "status": result.status,
                 "summary": result.summary or False,
                 "records_seen": "\n".join(result.records) or False,
-                "advice": result.advice_text() or False,
+                "advice": "\n\n".join(filter(None, [result.advice_text(),
+                                                    *self._dns_extra_advice(alias_domain, kind)])) or False,
                 "record_to_publish": result.record_to_publish or False,
                 "checked_on": now,
             }
@@ -230,6 +231,14 @@ class MailAliasDomainCheck(models.Model):
             checks.filtered(lambda c: c.status == "error")[:1]._dns_notify_admins()
         elif overall == "ok":
             checks.activity_unlink(["mail.mail_activity_data_todo"])
+
+    @api.model
+    def _dns_extra_advice(self, alias_domain, kind):
+        """Advice that comes from this database rather than from DNS: on the catchall's MX
+        check, turning reply keys on once their probe came back."""
+        if kind == "mx":
+            return [alias_domain._md_reply_key_suggestion() or ""]
+        return []
 
     def _dns_notify_admins(self):
         """A to-do for each administrator, on the failing check (one open at a time)."""

@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 from odoo import api, fields, models, tools
+from odoo.exceptions import UserError
 
 # Figures of the overview: name -> (model, domain builder, action name, list context).
 # Each figure counts exactly the records the list it opens shows.
@@ -98,6 +99,16 @@ class MailDeliverabilityOverview(models.TransientModel):
         compute="_compute_figures", string="Incoming servers in error",
         help="Incoming servers whose last fetch ended with an error.")
 
+    reply_key_hint = fields.Text(
+        compute="_compute_reply_key_hint", string="Reply keys",
+        help="Alias domains whose reply key test came back but whose reply keys are still off.")
+
+    def _compute_reply_key_hint(self):
+        hints = list(filter(None, (domain._md_reply_key_suggestion()
+                                   for domain in self.env["mail.alias.domain"].search([]))))
+        for overview in self:
+            overview.reply_key_hint = "\n".join(hints) or False
+
     @api.model_create_multi
     def create(self, vals_list):
         overviews = super().create(vals_list)
@@ -163,7 +174,6 @@ class MailDeliverabilityOverview(models.TransientModel):
         figure = self.env.context.get("overview_figure")
         figures = self._figure_domains()
         if figure not in figures:
-            from odoo.exceptions import UserError  # noqa: PLC0415
             raise UserError(self.env._("Unknown figure %(figure)s on the email overview.", figure=figure))
         model, _domain = figures[figure]
         context = {"create": False}

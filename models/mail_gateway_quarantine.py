@@ -1,6 +1,8 @@
 import base64
+import email
 import logging
 from datetime import timedelta
+from email import policy
 from email.message import Message
 from email.utils import getaddresses
 
@@ -8,7 +10,7 @@ from odoo import api, fields, models, tools
 from odoo.exceptions import UserError
 from odoo.tools.mail import decode_message_header
 
-from ..tools.gateway import DEFAULT_RETENTION_DAYS, int_param
+from ..tools.gateway import DEFAULT_LOOP_MINUTES, DEFAULT_LOOP_THRESHOLD, DEFAULT_RETENTION_DAYS, int_param
 
 _logger = logging.getLogger(__name__)
 
@@ -99,8 +101,6 @@ class MailGatewayQuarantine(models.Model):
 
     @api.depends("raw_message")
     def _compute_raw_source(self):
-        import email  # noqa: PLC0415
-        from email import policy  # noqa: PLC0415
         for entry in self:
             raw = entry._quarantine_raw()
             entry.raw_source = raw.decode("utf-8", "replace") if raw else False
@@ -149,8 +149,6 @@ class MailGatewayQuarantine(models.Model):
     @api.model
     def _quarantine_headers(self, raw):
         """Best-effort header values for the list view; never raises."""
-        import email  # noqa: PLC0415
-        from email import policy  # noqa: PLC0415
         try:
             msg = email.message_from_bytes(raw, policy=policy.compat32)
             def header(name):
@@ -240,7 +238,6 @@ class MailGatewayQuarantine(models.Model):
     @api.model
     def _install_default_params(self):
         """Write the documented defaults where the database has no value yet."""
-        from ..tools.gateway import DEFAULT_LOOP_MINUTES, DEFAULT_LOOP_THRESHOLD  # noqa: PLC0415
         icp = self.env["ir.config_parameter"].sudo()
         for key, value in (("mail.gateway.loop.minutes", DEFAULT_LOOP_MINUTES),
                            ("mail.gateway.loop.threshold", DEFAULT_LOOP_THRESHOLD),

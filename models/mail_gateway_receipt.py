@@ -1,4 +1,5 @@
 from odoo import api, fields, models, tools
+from odoo.osv import expression
 
 
 class MailGatewayReceipt(models.Model):
@@ -51,7 +52,6 @@ class MailGatewayReceipt(models.Model):
             scope.append([("alias_id", "=", False), ("model", "in", models_without_alias)])
         if not scope:
             return {}
-        from odoo.osv import expression  # noqa: PLC0415
         domain = expression.AND([
             [("email_normalized", "=", sender), ("kind", "=", "received"),
              ("create_date", ">=", since), ("created", "=", True)],

@@ -1,4 +1,24 @@
-from odoo import models
+import ast
+import datetime
+import email
+import logging
+import xmlrpc.client
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesHeaderParser
+from email.utils import getaddresses
+
+import psycopg2
+
+from odoo import api, models
+from odoo.tools import email_normalize, email_split
+from odoo.tools.mail import decode_message_header, generate_tracking_message_id
+
+from ..tools import autoreply, dsn, gateway, mailgate, reply_key
+from ..tools.fetchmail import message_key
+from .fetchmail_message_key import ClaimDeferred, ClaimLost
+
+_reply_key_logger = logging.getLogger(__name__ + ".reply_keys")
 
 
 class MailThread(models.AbstractModel):
@@ -8,15 +28,13 @@ class MailThread(models.AbstractModel):
     #      _routing_handle_bounce, _routing_reset_bounce, _detect_is_bounce,
     #      _get_bounced_message_data, _message_receive_bounce, _message_reset_bounce) ----
     # Thin overrides: the reading and the effects live in mail.bounce.event (tools/dsn.py,
-    # tools/verp.py); imports stay local so the shared header of this file is untouched.
+    # tools/verp.py).
 
     def _detect_is_bounce(self, message, message_dict):
         """Odoo's rules (to a bounce address, from a MAILER-DAEMON, a multipart/report), with
         the bounce addresses of the alias domains cached instead of searched for every incoming
         e-mail; replaced bounce addresses and signed ones (``<bounce>+<token>@<domain>``) too."""
-        from odoo.tools import email_normalize, email_split  # noqa: PLC0415
 
-        from ..tools import dsn  # noqa: PLC0415
         recipients = {email_normalize(e) or e for e in email_split(message_dict.get("to") or "")}
         senders = email_split(message_dict.get("email_from") or "")
         if dsn.is_delivery_report(recipients, self.env["mail.alias.domain"]._md_bounce_emails(),
@@ -27,7 +45,6 @@ class MailThread(models.AbstractModel):
     def _message_parse_extract_bounce(self, email_message, message_dict):
         """Stock values plus our reading of the report (``bounce_report``) and of a signed
         bounce address (``bounce_token``); a report we cannot read never raises."""
-        from email.message import EmailMessage  # noqa: PLC0415 - shared header left untouched
         if not isinstance(email_message, EmailMessage):
             return super()._message_parse_extract_bounce(email_message, message_dict)  # stock TypeError
         error = None
@@ -82,37 +99,35 @@ class MailThread(models.AbstractModel):
 
     # ---- gateway guard (message_route, message_process, loop/auto-reply
     #      detection, _routing_check_route, _routing_create_bounce_email, headers) ----
-    _gateway_logger = __import__("logging").getLogger(__name__ + ".gateway")
+    _gateway_logger = logging.getLogger(__name__ + ".gateway")
 
-    @models.api.model
+    @api.model
     def _gateway_bypass(self):
         """Reason codes whose check is skipped: a quarantined message released by an admin."""
         return frozenset(self.env.context.get("mail_gateway_bypass") or ())
 
-    @models.api.model
+    @api.model
     def _gateway_loop_settings(self):
         """(minutes, threshold) of the loop window, defaults as documented (120, 20)."""
-        from ..tools import gateway  # noqa: PLC0415
         get_param = self.env["ir.config_parameter"].sudo().get_param
         return (
             gateway.int_param(get_param("mail.gateway.loop.minutes"), gateway.DEFAULT_LOOP_MINUTES),
             gateway.int_param(get_param("mail.gateway.loop.threshold"), gateway.DEFAULT_LOOP_THRESHOLD),
         )
 
-    @models.api.model
+    @api.model
     def _gateway_window_start(self):
-        import datetime  # noqa: PLC0415
         minutes, _threshold = self._gateway_loop_settings()
         return self.env.cr.now() - datetime.timedelta(minutes=minutes)
 
-    @models.api.model
+    @api.model
     def _gateway_refuse(self, reason, detail, **values):
         """Note why routing refused the message; message_process keeps it in quarantine."""
         refusals = self.env.context.get("mail_gateway_refusals")
         if refusals is not None:
             refusals.append((reason, detail, values))
 
-    @models.api.model
+    @api.model
     def _gateway_hold(self, raw, reason, detail, duplicate_if=None, **values):
         """Keep ``raw`` in quarantine, once per message and destination; return the entry.
 
@@ -123,8 +138,6 @@ class MailThread(models.AbstractModel):
         skipped as a duplicate.  ``duplicate_if``: destinations (or True: any destination)
         that make the message a copy of one already received, skipped rather than held.
         """
-        from ..tools.fetchmail import message_key  # noqa: PLC0415
-        from .fetchmail_message_key import ClaimLost  # noqa: PLC0415
         Quarantine = self.env["mail.gateway.quarantine"].sudo()
         release_id = self.env.context.get("mail_gateway_release_id")
         if release_id:
@@ -152,14 +165,11 @@ class MailThread(models.AbstractModel):
         self._gateway_logger.info("Gateway: message held in quarantine (%s): %s", reason, detail)
         return Quarantine._quarantine(raw, reason, detail, **values)
 
-    @models.api.model
+    @api.model
     def _gateway_hold_company(self, raw, alias_id=None):
         """Company of a held message: the company of its alias's domain, else of the alias
         domain its envelope recipient (Delivered-To) or To/Cc addresses are on, when that
         domain belongs to one company only."""
-        from email import policy  # noqa: PLC0415
-        from email.parser import BytesHeaderParser  # noqa: PLC0415
-        from email.utils import getaddresses  # noqa: PLC0415
         AliasDomain = self.env["mail.alias.domain"].sudo()
         if alias_id:
             domains = self.env["mail.alias"].sudo().browse(alias_id).alias_domain_id
@@ -175,17 +185,15 @@ class MailThread(models.AbstractModel):
         companies = domains.company_ids
         return companies if len(companies) == 1 else self.env["res.company"]
 
-    @models.api.model
+    @api.model
     def _gateway_catchall_emails(self):
         return self.env["mail.alias.domain"]._md_catchall_emails()
 
-    @models.api.model
+    @api.model
     def _gateway_unroutable_reason(self, msg_dict):
         """'domain_not_allowed' (with the alias) when a recipient's local part is an alias
         reached on a domain outside ``mail.catchall.domain.allowed``, else 'unroutable'."""
-        from odoo.tools import email_split  # noqa: PLC0415
 
-        from ..tools import gateway  # noqa: PLC0415
         allowed = self.env["ir.config_parameter"].sudo().get_param("mail.catchall.domain.allowed")
         if not allowed:
             return "unroutable", {}
@@ -212,7 +220,7 @@ class MailThread(models.AbstractModel):
                 }
         return "unroutable", {}
 
-    @models.api.model
+    @api.model
     def message_process(self, model, message, custom_values=None,
                         save_original=False, strip_attachments=False, thread_id=None):
         """Receive one e-mail; every message the gateway refuses is kept in quarantine.
@@ -220,7 +228,6 @@ class MailThread(models.AbstractModel):
         The direct entrance of :meth:`_gateway_receive` (incoming servers and the MX gateway
         use it too): errors are raised as stock does, after the message was quarantined.
         """
-        import xmlrpc.client  # noqa: PLC0415
 
         if isinstance(message, xmlrpc.client.Binary):
             message = bytes(message.data)
@@ -233,7 +240,7 @@ class MailThread(models.AbstractModel):
             raise result["error"]
         return result["thread_id"]
 
-    @models.api.model
+    @api.model
     def _gateway_receive(self, raw, model=None, custom_values=None, save_original=False,
                          strip_attachments=False, thread_id=None, size=None, envelope_error=None):
         """The gateway's one path for an incoming message, whatever its entrance.
@@ -256,10 +263,7 @@ class MailThread(models.AbstractModel):
         them, or a Message-Id stock ignores: skipped as a duplicate, routing rolled back),
         auto-reply policy (RFC 3834), loop limit, stock processing.
         """
-        import psycopg2  # noqa: PLC0415
 
-        from ..tools import mailgate  # noqa: PLC0415
-        from .fetchmail_message_key import ClaimDeferred, ClaimLost  # noqa: PLC0415
 
         result = {"outcome": "processed", "thread_id": False, "entry": None, "error": None,
                   "destinations": ()}
@@ -308,7 +312,7 @@ class MailThread(models.AbstractModel):
                 result.update(outcome="duplicate", entry=None, error=None)
         return result
 
-    @models.api.model
+    @api.model
     def _gateway_hold_failure(self, raw, progress, exc):
         """Quarantine ``raw`` with the reason of the step that failed (savepoint rolled back)."""
         if progress["step"] == "route" and isinstance(exc, ValueError):
@@ -317,13 +321,13 @@ class MailThread(models.AbstractModel):
         reason = "parse_error" if progress["step"] == "parse" else "processing_error"
         return self._gateway_hold(raw, reason, repr(exc), **progress["target"])
 
-    @models.api.model
+    @api.model
     def _gateway_held(self, progress, raw, reason, detail, **values):
         """Hold ``raw`` from inside the processing savepoint; the message ends there."""
         progress["result"].update(outcome="quarantined", entry=self._gateway_hold(raw, reason, detail, **values))
         return False
 
-    @models.api.model
+    @api.model
     def _gateway_destination(self, route):
         """Where a route delivers: a record (its thread), else the alias, else the model."""
         model, thread_id, _cv, _uid, alias = route
@@ -331,15 +335,12 @@ class MailThread(models.AbstractModel):
             return f"{model},{thread_id}"
         return f"alias:{alias.id}" if alias else f"{model},new"
 
-    @models.api.model
+    @api.model
     def _gateway_process(self, raw, progress, model, custom_values, save_original,
                          strip_attachments, thread_id):
         """The steps of ``message_process``; ``progress`` tells the caller which one failed."""
-        import email  # noqa: PLC0415
 
-        from odoo.tools import email_normalize  # noqa: PLC0415
 
-        from ..tools import autoreply, gateway  # noqa: PLC0415
 
         bypass = self._gateway_bypass()
         email_message = email.message_from_bytes(raw, policy=email.policy.SMTP)
@@ -431,7 +432,7 @@ class MailThread(models.AbstractModel):
         self._gateway_record_receipt(msg_dict, routes, fingerprint)
         return result
 
-    @models.api.model
+    @api.model
     def _gateway_claim(self, progress, raw, msg_dict, destinations):
         """Claim ``destinations`` for this message; return those not received before.
 
@@ -442,8 +443,6 @@ class MailThread(models.AbstractModel):
         worker delivering it to the same destination makes this one wait, then skip it.
         While an administrator releases a held message, its destinations are all fresh.
         """
-        from ..tools.fetchmail import message_key  # noqa: PLC0415
-        from .fetchmail_message_key import ClaimLost  # noqa: PLC0415
         key = message_key(raw)
         known, before, fresh = self.env["fetchmail.message.key"]._claim_destinations(
             key, msg_dict.get("message_id"), destinations,
@@ -460,11 +459,10 @@ class MailThread(models.AbstractModel):
             raise ClaimLost(key)
         return fresh
 
-    @models.api.model
+    @api.model
     def _gateway_record_receipt(self, msg_dict, routes, fingerprint):
         """One row per route that created a record (loop counting), else one for the
         fingerprint; a single INSERT."""
-        from odoo.tools import email_normalize  # noqa: PLC0415
         sender = email_normalize(msg_dict.get("email_from"))
         if not sender:
             return
@@ -476,13 +474,16 @@ class MailThread(models.AbstractModel):
         if rows:
             self.env["mail.gateway.receipt"].sudo().create(rows)
 
-    @models.api.model
+    @api.model
     def _detect_loop_headers(self, msg_dict):
-        """True for a reply to one of our loop notices (their tag is in References)."""
-        from ..tools import gateway  # noqa: PLC0415
-        return gateway.is_loop_notice_reference(msg_dict.get("references"), msg_dict.get("in_reply_to"))
+        """True for a reply to one of our loop notices (their tag is in References), the
+        headers read whatever their form (folded, several ids, missing)."""
+        headers = dict(msg_dict, references=msg_dict.get("references") or "",
+                       in_reply_to=msg_dict.get("in_reply_to") or "")
+        return super()._detect_loop_headers(headers) or gateway.is_loop_notice_reference(
+            msg_dict.get("references"), msg_dict.get("in_reply_to"))
 
-    @models.api.model
+    @api.model
     def _detect_loop_sender(self, message, message_dict, routes):
         """Return what the sender exceeded (dict with ``detail`` and ``values``), or False.
 
@@ -491,9 +492,7 @@ class MailThread(models.AbstractModel):
         ``mail.gateway.loop.threshold`` the next one creates nothing.  Allow-listed senders
         (``mail.gateway.allowed``) are exempt.  Constant queries, all indexed.
         """
-        from odoo.tools import email_normalize  # noqa: PLC0415
 
-        from ..tools import gateway  # noqa: PLC0415
         sender = email_normalize(message_dict.get("email_from"))
         creating = [(model, alias) for model, thread_id, _cv, _uid, alias in routes or () if not thread_id]
         if not sender or not creating:
@@ -516,12 +515,10 @@ class MailThread(models.AbstractModel):
                 }
         return False
 
-    @models.api.model
+    @api.model
     def _gateway_send_loop_notice(self, message, message_dict):
         """Tell the sender once per window that its mail is held (tagged so replies are ignored)."""
-        from odoo.tools.mail import generate_tracking_message_id  # noqa: PLC0415
 
-        from ..tools import gateway  # noqa: PLC0415
         body = self.env["ir.qweb"]._render(
             "mail.message_notification_limit_email", {"email": message_dict.get("to")},
             minimal_qcontext=True, raise_if_not_found=False)
@@ -530,16 +527,13 @@ class MailThread(models.AbstractModel):
         self.with_context(mail_gateway_answer_kind="loop")._routing_create_bounce_email(
             message_dict.get("email_from"), body, message, references=references)
 
-    @models.api.model
+    @api.model
     def _routing_create_bounce_email(self, email_from, body_html, message, **mail_values):
         """Answer refused mail without ever feeding a loop: never to automatic mail or a null
         sender, always with ``Auto-Submitted: auto-replied`` and an empty envelope sender,
         and loop notices / catchall answers at most once per sender per window."""
-        import ast  # noqa: PLC0415
 
-        from odoo.tools.mail import decode_message_header, email_normalize  # noqa: PLC0415
 
-        from ..tools import autoreply  # noqa: PLC0415
         context = self.env.context
         if (context.get("mail_gateway_no_answer") or context.get("mail_gateway_automatic")
                 or autoreply.is_null_sender(message.get("Return-Path"))
@@ -578,7 +572,7 @@ class MailThread(models.AbstractModel):
             return True
         return super()._message_track_post_template(changes)
 
-    @models.api.model
+    @api.model
     def _detect_write_to_catchall(self, msg_dict):
         """Written to the catchall itself (refused), replaced catchall addresses of an alias
         domain included (as replaced bounce addresses are in ``_detect_is_bounce``)."""
@@ -597,7 +591,7 @@ class MailThread(models.AbstractModel):
                 "known thread.")
         return result
 
-    @models.api.model
+    @api.model
     def _routing_check_route(self, message, message_dict, route, raise_exception=True):
         alias = route[4] if len(route) > 4 else None
         if alias and "alias_refused" in self._gateway_bypass():
@@ -613,13 +607,47 @@ class MailThread(models.AbstractModel):
                 alias_id=alias.id, model=route[0], thread_id=route[1] or False)
         return checked
 
-    @models.api.model
+    @api.model
     def message_route(self, message, message_dict, model=None, thread_id=None, custom_values=None):
+        """Stock routing first (no query more when the headers match a thread); when it finds
+        no thread, a genuine reply key among the recipients (``<catchall or alias>+<key>@``, see
+        tools/reply_key.py) routes the message as a reply to its record."""
+        found = self._md_reply_keys_found(message_dict)
+        if not found:
+            return self._md_route_with_release(message, message_dict, model=model, thread_id=thread_id,
+                                               custom_values=custom_values)
+        probes = [item for item in found if item["state"] == reply_key.OK and item["data"]["kind"] == reply_key.PROBE]
+        if probes and self._md_reply_key_probe_received(probes):
+            return []  # the probe of "Test reply keys": recorded, nothing else to do
+        for item in found:
+            if item["state"] != reply_key.OK:
+                _reply_key_logger.warning("Reply key: forged or altered key in %s (mail from %s, Message-Id %s): "
+                                "routed as without it", item["address"], message_dict.get("email_from"),
+                                message_dict.get("message_id"))
+        keys = [item for item in found if item["state"] == reply_key.OK and item["data"]["kind"] == reply_key.REPLY]
+        if not keys:
+            return self._md_route_with_release(message, message_dict, model=model, thread_id=thread_id,
+                                               custom_values=custom_values)
+        error = None
+        try:
+            routes = self._md_route_with_release(message, message_dict, model=model, thread_id=thread_id,
+                                                     custom_values=custom_values)
+        except ValueError as exc:
+            routes, error = None, exc
+        if routes is not None and (not routes or any(route[1] for route in routes)):
+            return routes  # a reply by its headers, a refusal or a delivery report: as in stock
+        keyed = self._md_reply_key_route(message, message_dict, keys, routes or [], custom_values)
+        if keyed is not None:
+            return keyed
+        if error is not None:
+            raise error
+        return routes
+
+    @api.model
+    def _md_route_with_release(self, message, message_dict, model=None, thread_id=None, custom_values=None):
         """Stock routing, with internationalised recipient domains matched in IDNA form and,
         on release, the quarantine entry's alias as the route of last resort."""
-        import ast  # noqa: PLC0415
 
-        from ..tools import gateway  # noqa: PLC0415
         if message_dict.get("recipients") and self.env["ir.config_parameter"].sudo().get_param(
                 "mail.catchall.domain.allowed"):
             extra = []
@@ -643,3 +671,104 @@ class MailThread(models.AbstractModel):
                      ast.literal_eval(alias.alias_defaults or "{}"), user_id, alias)
             checked = self._routing_check_route(message, message_dict, route, raise_exception=True)
             return [checked] if checked else []
+
+    # ------------------------------------------------------------------ reply keys
+    def _message_create(self, values_list):
+        """Key the Reply-To of messages about a record, where the record is known for sure.
+
+        Not in ``_notify_get_reply_to``: models such as leads, tasks and applicants ask their
+        team's or project's records for the address, so the key would name the team."""
+        domains = self.env["mail.alias.domain"]._md_reply_key_domains()
+        if any(enabled for _id, _catchall, enabled in domains.values()):
+            for values in values_list:
+                keyed = self._md_reply_key_reply_to(values, domains)
+                if keyed:
+                    values["reply_to"] = keyed
+        return super()._message_create(values_list)
+
+    @api.model
+    def _md_reply_key_reply_to(self, values, domains):
+        """The keyed Reply-To of one message's values, or None to keep it as it is."""
+        model, res_id, reply_to = values.get("model"), values.get("res_id"), values.get("reply_to")
+        if not (model and res_id and reply_to) or values.get("reply_to_force_new") or model not in self.env:
+            return None
+        pairs = getaddresses([reply_to])
+        if len(pairs) != 1 or "@" not in pairs[0][1]:
+            return None
+        name, address = pairs[0]
+        local, _at, domain_name = address.lower().rpartition("@")
+        domain_id, catchall, enabled = domains.get(domain_name, (None, None, False))
+        if not enabled:
+            return None
+        if address.lower() != catchall and not self.env["mail.alias"].sudo().search_count(
+                [("alias_name", "=", local), ("alias_domain_id", "=", domain_id)], limit=1):
+            return None  # someone's own address on the alias domain: no key
+        keyed = self.env["mail.alias.domain"].browse(domain_id)._md_reply_key_address(
+            address.lower(), model, res_id)
+        if not keyed:
+            return None
+        return reply_key.reply_to_value(name, keyed)
+
+    # ------------------------------------------------------------------ incoming
+    @api.model
+    def _md_reply_keys_found(self, message_dict):
+        """Reply keys among the recipients (see tools.reply_key.find); no lookup at all for
+        mail without a sub-address, nor for delivery reports."""
+        recipients = message_dict.get("recipients") or ""
+        if "+" not in recipients or message_dict.get("is_bounce"):
+            return []
+        domains = self.env["mail.alias.domain"]._md_reply_key_domains()
+        secret = self.env["mail.alias.domain"]._md_reply_key_secret()
+        return reply_key.find(secret, email_split(recipients), domains)
+
+    @api.model
+    def _md_reply_key_probe_received(self, probes):
+        server_id = self.env.context.get("default_fetchmail_server_id")
+        if server_id:
+            server = self.env["fetchmail.server"].sudo().browse(server_id)
+            via = self.env._("incoming server %s", server.name)
+        else:
+            via = self.env._("MX gateway")
+        received = False
+        for probe in probes:
+            domain = self.env["mail.alias.domain"].sudo().browse(probe["data"]["domain_id"]).exists()
+            if domain and domain._md_reply_key_probe_received(probe["data"]["nonce"], via):
+                _reply_key_logger.info("Reply key: probe for %s came back through %s", domain.name, via)
+                received = True
+        return received
+
+    @api.model
+    def _md_reply_key_route(self, message, message_dict, keys, routes, custom_values):
+        """``[route]`` of the first key naming an existing record, ``[]`` when that record's
+        rules refuse the message, None when no key applies (the stock outcome stands)."""
+        domains = self.env["mail.alias.domain"]._md_reply_key_domains()
+        email_from = message_dict.get("email_from")
+        for item in keys:
+            model_id, res_id = item["data"]["model_id"], item["data"]["res_id"]
+            model = self.env["ir.model"].sudo().browse(model_id).exists().model
+            if not model or model not in self.env or not self.env[model].sudo().browse(res_id).exists():
+                _reply_key_logger.warning("Reply key: %s names a record that no longer exists (model #%s, id %s): "
+                                "mail from %s routed as without it", item["address"], model_id, res_id, email_from)
+                continue
+            if any(alias and alias.alias_model_id.model != model for _m, _t, _cv, _u, alias in routes):
+                return None  # also written to an alias of another model: a forward, as in stock
+            # the alias of the address, when it is one of the record's model: its contact rules
+            # apply, as for a reply with headers
+            alias = self.env["mail.alias"]
+            if f"{item['local']}@{item['domain']}" != domains.get(item["domain"], (0, ""))[1]:
+                alias = alias.sudo().search([
+                    ("alias_name", "=", item["local"]), ("alias_domain_id", "=", domains[item["domain"]][0]),
+                    ("alias_model_id", "=", model_id)], limit=1)
+            user_id = self._mail_find_user_for_gateway(email_from, alias=alias).id or self._uid
+            message_dict.pop("parent_id", None)
+            route = self._routing_check_route(
+                message, message_dict, (model, res_id, custom_values, user_id, alias), raise_exception=False)
+            if route:
+                _reply_key_logger.info(
+                    "Routing mail from %s to %s with Message-Id %s: reply key %s: model %s, thread_id %s",
+                    email_from, message_dict.get("to"), message_dict.get("message_id"), item["address"],
+                    model, res_id)
+                return [route]
+            if route is False:
+                return []
+        return None

@@ -42,3 +42,6 @@ from . import test_overview_servers
 from . import test_tours
 from . import test_i18n
 from . import test_screens_words
+# reply keys
+from . import test_reply_key_tools
+from . import test_reply_keys

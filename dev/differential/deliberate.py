@@ -210,6 +210,12 @@ DELIBERATE = [
                "Email Server' says: every From becomes that address, also through a server without "
                "FROM filter (stock 18 no longer reads the parameter) (README 'Deliberate "
                "differences', 'Outgoing routing')."},
+    {"scenario": "out/reply-keys/*", "field": "Reply-To", "stock": "*catchall@guard.example.com*",
+     "addon": "*catchall+*@guard.example.com*", "every": True,
+     "reason": "With Reply keys on (a switch per alias domain, off by default), notifications answer "
+               "to catchall+<key>@domain, the key naming the record, so that a reply whose client or "
+               "relay dropped In-Reply-To and References still reaches its record instead of making a "
+               "duplicate or bouncing (README 'Reply keys'; odoo/odoo #22488; RFC 5233 sub-addressing)."},
     {"scenario": "out/one-nofilter/mail-newline-name/queue", "field": "*", "stock": "*", "addon": "*",
      "reason": "Line breaks and control characters in a From display name become spaces (stock "
                "splits the value into several addresses and the e-mail fails) (README 'Deliberate "

@@ -205,6 +205,8 @@ CONFIGS = {
     "default-from-full": {"servers": [("Alpha", "sink-a", False, 10)], "default_from": f"noreply@{DOMAIN}"},
     "force-smtp-from": {"servers": [("Alpha", "sink-a", False, 10)],
                         "params": {"mail.force.smtp.from": f"forced@{DOMAIN}"}},
+    # the alias domain's Reply keys switched on (stock has no such switch: set on the addon only)
+    "reply-keys": {"servers": [("Alpha", "sink-a", False, 10)], "reply_keys": True},
 }
 
 # Email Marketing (mass databases): "dedicated" names the mailing's Dedicated Server,
@@ -246,6 +248,7 @@ SCENARIOS = (
     + [("unreachable-failover", "mail-1", "queue"), ("unreachable-failover", "mail-1", "direct")]
     + [("equal-priority", "mail-1", "queue"), ("default-from-full", "post-1", "commit"),
        ("default-from-full", "mail-foreign-from", "queue"), ("force-smtp-from", "mail-1", "queue")]
+    + [("reply-keys", kind, "commit") for kind in ("post-1", "composer")]
 )
 
 
@@ -280,6 +283,8 @@ class Outbound:
                     "mail_deliverability.dedicated_server_from_filter", "mass_mailing.outgoing_mail_server"):
             icp.set_param(key, False)
         env.company.alias_domain_id.default_from = "notifications"
+        if "reply_keys" in env["mail.alias.domain"]._fields:  # the addon's switch (off by default)
+            env.company.alias_domain_id.reply_keys = bool(spec.get("reply_keys"))
         env.cr.commit()
         for key, value in spec.get("params", {}).items():
             icp.set_param(key, value)
