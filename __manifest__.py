@@ -8,7 +8,7 @@
     "author": "mail_deliverability contributors",
     "website": "https://example.invalid/mail_deliverability",
     "depends": ["mail"],
-    "external_dependencies": {"python": ["dnspython", "publicsuffixlist", "flufl_bounce"]},
+    "external_dependencies": {"python": ["dnspython", "publicsuffixlist", "flufl_bounce", "defusedxml"]},
     "data": [
         # foundation
         "security/ir.model.access.csv",
@@ -42,6 +42,9 @@
         "views/res_config_settings_views.xml",
         "views/ir_config_parameter_views.xml",
         "views/fetchmail_server_search_views.xml",
+        # DMARC and TLS reports
+        "data/mail_dmarc_report_data.xml",
+        "views/mail_dmarc_report_views.xml",
     ],
     "assets": {
         "web.assets_backend": [

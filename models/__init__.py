@@ -29,3 +29,6 @@ from . import mail_server_status
 from . import mail_deliverability_overview
 from . import res_config_settings
 from . import mail_thread_previous_aliases
+# DMARC and TLS reports
+from . import mail_dmarc_report
+from . import mail_dmarc_report_line

@@ -327,3 +327,166 @@ class MailAliasDomain(models.Model):
         """(catchall, bounce): replaced addresses still recognised, as frozensets."""
         addresses = self._md_addresses()
         return addresses["previous_catchall"], addresses["previous_bounce"]
+
+    # ---- DMARC and TLS reports (what the receivers say about our mail) ----
+    # (odoo.models.fields / .api: keeps the shared import header of this file untouched)
+    dmarc_report_alias = models.fields.Char(
+        "Report address", default="dmarc-reports",
+        help="Local part of the address receivers send DMARC aggregate and TLS reports to "
+             "(rua=). Reports are recognised by their content whatever address they reach, so "
+             "this only needs to be delivered to Odoo like the catchall.")
+    dmarc_report_email = models.fields.Char("Report e-mail", compute="_compute_dmarc_records")
+    dmarc_record_suggested = models.fields.Char(
+        "DMARC record to publish", compute="_compute_dmarc_records",
+        help="TXT record at _dmarc.<domain>. Reports come to this database (rua=); no ruf=: "
+             "failure reports carry copies of messages, personal data.")
+    tlsrpt_record_suggested = models.fields.Char(
+        "TLS-RPT record to publish", compute="_compute_dmarc_records",
+        help="TXT record at _smtp._tls.<domain>: receivers report failed encrypted deliveries to us.")
+    dmarc_report_count = models.fields.Integer("Reports", compute="_compute_dmarc_figures")
+    dmarc_our_share = models.fields.Float(
+        "Our mail passing DMARC (%)", compute="_compute_dmarc_figures", digits=(5, 1),
+        help="Over the last 30 days: messages from our outgoing servers (or their provider) that "
+             "passed DMARC with alignment, in percent of all our messages the receivers reported.")
+    dmarc_our_messages = models.fields.Integer(
+        "Our messages (30 days)", compute="_compute_dmarc_figures",
+        help="Messages the receivers saw from our outgoing servers and their provider.")
+    dmarc_our_failing = models.fields.Integer(
+        "Our failing messages (30 days)", compute="_compute_dmarc_figures",
+        help="Messages of ours that failed DMARC: see the sources and fixes below.")
+    dmarc_unknown_messages = models.fields.Integer(
+        "Unknown senders' messages (30 days)", compute="_compute_dmarc_figures",
+        help="Messages in this domain's name from sources that are none of our servers: "
+             "forwarding and mailing lists, another service you forgot, or spoofing.")
+    dmarc_tls_failures = models.fields.Integer(
+        "Failed TLS sessions (30 days)", compute="_compute_dmarc_figures",
+        help="Deliveries to our MX hosts that could not be encrypted, from SMTP TLS reports.")
+    dmarc_policy_suggestion = models.fields.Char("Policy advice", compute="_compute_dmarc_figures")
+    dmarc_details = models.fields.Html("Report details", compute="_compute_dmarc_figures", sanitize=True)
+
+    @models.api.depends("name", "dmarc_report_alias")
+    def _compute_dmarc_records(self):
+        for alias_domain in self:
+            records = alias_domain._dmarc_suggested_records()
+            alias_domain.dmarc_report_email = records["email"]
+            alias_domain.dmarc_record_suggested = records["dmarc"]
+            alias_domain.tlsrpt_record_suggested = records["tlsrpt"]
+
+    @models.api.constrains("dmarc_report_alias")
+    def _check_dmarc_report_alias(self):
+        from odoo.tools import email_normalize  # noqa: PLC0415
+        for alias_domain in self.filtered("dmarc_report_alias"):
+            local = alias_domain.dmarc_report_alias
+            if "@" in local or email_normalize(f"{local}@{alias_domain.name}") != f"{local}@{alias_domain.name}".lower():
+                raise ValidationError(self.env._(
+                    "Alias domain %(domain)s: the report address %(value)r must be a local part "
+                    "such as dmarc-reports.", domain=alias_domain.name, value=local))
+
+    def _dmarc_suggested_records(self):
+        """{"email", "dmarc", "tlsrpt"}: the report address and the DMARC and TLS-RPT records
+        that send reports to it; the policy is the one receivers saw, moved on when the
+        reports say it is safe."""
+        from ..tools import dmarc_report as dr  # noqa: PLC0415
+        self.ensure_one()
+        if not self.name:
+            return {"email": False, "dmarc": False, "tlsrpt": False}
+        email = f"{self.dmarc_report_alias or 'dmarc-reports'}@{self.name}"
+        last = self.env["mail.dmarc.report"].sudo().search(
+            [("alias_domain_id", "=", self.id), ("kind", "=", "dmarc")], order="date_end desc", limit=1) \
+            if self.id else None
+        policy = (last.policy_p if last else None) or "none"
+        return {"email": email, "dmarc": dr.dmarc_record(policy, email), "tlsrpt": dr.tlsrpt_record(email)}
+
+    def _compute_dmarc_figures(self):
+        from markupsafe import Markup, escape  # noqa: PLC0415
+        from ..tools import dmarc_report as dr  # noqa: PLC0415
+        from ..tools import dns_health  # noqa: PLC0415
+        Line = self.env["mail.dmarc.report.line"].sudo()
+        counts = dict(self.env["mail.dmarc.report"].sudo()._read_group(
+            [("alias_domain_id", "in", self.ids)], ["alias_domain_id"], ["__count"]))
+        _hosts, _domains, providers = self.env["mail.dmarc.report"].sudo()._dmarc_our_servers()
+        provider = next(iter(providers), None)
+        _ = self.env._
+        for alias_domain in self:
+            alias_domain.dmarc_report_count = counts.get(alias_domain, 0)
+            if not alias_domain.id or not alias_domain.dmarc_report_count:
+                alias_domain.update({
+                    "dmarc_our_share": 0, "dmarc_our_messages": 0, "dmarc_our_failing": 0,
+                    "dmarc_unknown_messages": 0, "dmarc_tls_failures": 0, "dmarc_details": False,
+                    "dmarc_policy_suggestion": _("No report received yet: publish the DMARC record "
+                                                 "below and wait a day or two.")})
+                continue
+            figures = Line._dmarc_figures(alias_domain)
+            share = figures["share"]
+            if figures["next_policy"]:
+                advice = _("30 days of our mail pass DMARC at %(share)s%%: move the policy from "
+                           "p=%(current)s to p=%(next)s.", share=f"{share * 100:.1f}",
+                           current=figures["policy"], next=figures["next_policy"])
+            elif share is not None and share < dr.PASS_THRESHOLD:
+                advice = _("Keep p=%(current)s until our failing sources below are fixed.",
+                           current=figures["policy"])
+            elif figures["policy"] == "reject":
+                advice = _("Policy p=reject: receivers refuse mail forged in this domain's name.")
+            else:
+                advice = _("Keep p=%(current)s: the policy can move on once 30 days of our mail "
+                           "pass at 98%% or more.", current=figures["policy"])
+            rows = []
+            for values, count in figures["failing"]:
+                fixes = " ".join(str(text) for text in dr.fixes(
+                    values, values.get("header_from") or alias_domain.name, provider))
+                rows.append(Markup("<li><b>%s</b> (%s): %s</li>") % (values["source_ip"], count, fixes))
+            unknown = [Markup("<li>%s: %s</li>") % (ip, count) for ip, count in figures["unknown"]]
+            tls_names = dict(self.env["mail.dmarc.report.line"]._fields["tls_category"]._description_selection(self.env))
+            tls = [Markup("<li>%s: %s</li>") % (tls_names.get(category, category), count)
+                   for category, count in figures["tls"].items()]
+            html = Markup()
+            for title, items in ((_("Our sources failing alignment, and the fix"), rows),
+                                 (_("Unknown sources sending in our name (messages)"), unknown),
+                                 (_("Failed TLS sessions by type"), tls)):
+                if items:
+                    html += Markup("<p><b>%s</b></p><ul>%s</ul>") % (escape(title), Markup("").join(items))
+            alias_domain.update({
+                "dmarc_our_share": round(share * 100, 1) if share is not None else 0,
+                "dmarc_our_messages": figures["ours_total"],
+                "dmarc_our_failing": figures["ours_total"] - figures["ours_pass"],
+                "dmarc_unknown_messages": figures["unknown_total"],
+                "dmarc_tls_failures": sum(figures["tls"].values()),
+                "dmarc_policy_suggestion": advice,
+                "dmarc_details": html or False,
+            })
+
+    def _dmarc_lines_action(self, name, domain, view="list"):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("mail_deliverability.action_mail_dmarc_report_line")
+        action.update(name=name, domain=[("alias_domain_id", "=", self.id), *domain],
+                      context={"search_default_filter_last_30_days": 1})
+        if view == "graph":
+            action["views"] = [(False, "graph"), (False, "list")]
+            action["context"] = dict(action["context"], graph_measure="pass_count")
+        return action
+
+    def action_dmarc_reports(self):
+        """The reports received for this domain."""
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("mail_deliverability.action_mail_dmarc_report")
+        action.update(domain=[("alias_domain_id", "=", self.id)], context={})
+        return action
+
+    def action_dmarc_our_lines(self):
+        return self._dmarc_lines_action(self.env._("Our mail"), [("kind", "=", "dmarc"),
+                                        ("source_kind", "in", ("ours", "provider"))])
+
+    def action_dmarc_our_failing(self):
+        return self._dmarc_lines_action(self.env._("Our failing mail"), [
+            ("kind", "=", "dmarc"), ("source_kind", "in", ("ours", "provider")), ("dmarc_pass", "=", False)])
+
+    def action_dmarc_unknown_lines(self):
+        return self._dmarc_lines_action(self.env._("Unknown senders"), [
+            ("kind", "=", "dmarc"), ("source_kind", "=", "unknown")])
+
+    def action_dmarc_tls_lines(self):
+        return self._dmarc_lines_action(self.env._("Failed TLS sessions"), [("kind", "=", "tlsrpt")])
+
+    def action_dmarc_chart(self):
+        """Daily chart of passing and failing messages (all sources)."""
+        return self._dmarc_lines_action(self.env._("Daily DMARC results"), [("kind", "=", "dmarc")], view="graph")

@@ -340,6 +340,13 @@ class MailThread(models.AbstractModel):
         email_message = email.message_from_bytes(raw, policy=email.policy.SMTP)
         msg_dict = self.message_parse(email_message, save_original=save_original)
         progress.update(step="check", msg_dict=msg_dict)
+        # ---- DMARC aggregate and TLS reports: recognised by content whatever the recipient,
+        #      stored (mail.dmarc.report), never routed to an alias ----
+        reports = self.env["mail.dmarc.report"]._gateway_read_reports(email_message)
+        if reports["refused"]:
+            return self._gateway_held(progress, raw, reports["reason"], reports["refused"])
+        if reports["stored"] is not None:
+            return False
         if msg_dict.get("is_bounce"):
             msg_dict["md_raw"] = raw  # the report as received, kept with its bounce events
         if strip_attachments:

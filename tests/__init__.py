@@ -41,3 +41,7 @@ from . import test_overview_servers
 from . import test_tours
 from . import test_i18n
 from . import test_screens_words
+# DMARC and TLS reports
+from . import test_dmarc_tools
+from . import test_dmarc_reports
+from . import test_dmarc_entrances

@@ -1,0 +1,188 @@
+"""Reports received through the gateway (message_process, the path every entrance takes):
+stored once, never routed to an alias, judged per alias domain."""
+import datetime
+import time
+
+from odoo.exceptions import AccessError
+from odoo.tests import TransactionCase, new_test_user, tagged
+
+from ..tools import dmarc_report as dr
+from ..tools.params import DMARC_RETENTION_DAYS
+from . import test_dmarc_samples as samples
+
+DOMAIN = "dmarc-example.test"
+OUR_IP = "127.0.0.1"  # the outgoing server of the test (host 127.0.0.1)
+
+
+def days_ago(days):
+    return int(time.time()) - days * samples.DAY
+
+
+@tagged("post_install", "-at_install")
+class TestDmarcReports(TransactionCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        env = cls.env
+        cls.alias_domain = env["mail.alias.domain"].create({"name": DOMAIN})
+        env.company.alias_domain_id = cls.alias_domain
+        env["ir.mail_server"].search([]).active = False
+        env["ir.mail_server"].create({"name": "ours", "smtp_host": OUR_IP, "smtp_port": 2525,
+                                      "smtp_encryption": "none"})
+        # an alias that would create a partner for anything written to it
+        cls.alias = env["mail.alias"].create({
+            "alias_name": "dmarc-reports", "alias_domain_id": cls.alias_domain.id,
+            "alias_model_id": env["ir.model"]._get_id("res.partner"), "alias_contact": "everyone"})
+
+    def receive(self, raw):
+        partners = self.env["res.partner"].search_count([])
+        result = self.env["mail.thread"].message_process(False, raw)
+        self.assertEqual(self.env["res.partner"].search_count([]), partners, "no record through an alias")
+        return result
+
+    def reports(self):
+        return self.env["mail.dmarc.report"].search([("alias_domain_id", "=", self.alias_domain.id)])
+
+    def test_google_and_microsoft_stored_once(self):
+        ours = {"ip": OUR_IP, "count": 40}
+        other = {"ip": "198.51.100.7", "count": 5, "dkim": "fail", "spf": "fail"}
+        self.receive(samples.google_mail(DOMAIN, "g-1", days_ago(2), [ours, other]))
+        self.receive(samples.microsoft_mail(DOMAIN, "m-1", days_ago(2), [ours]))
+        reports = self.reports()
+        self.assertEqual(sorted(reports.mapped("kind")), ["dmarc", "dmarc"])
+        google = reports.filtered(lambda r: r.org_name == "google.com")
+        self.assertEqual((google.message_count, google.pass_count, google.fail_count), (45, 40, 5))
+        self.assertEqual(google.company_id, self.env.company)
+        self.assertEqual(sorted(google.line_ids.mapped("source_kind")), ["ours", "unknown"])
+        # the same report again (another Message-Id, another entrance): stored once
+        self.receive(samples.google_mail(DOMAIN, "g-1", days_ago(2), [ours, other]))
+        self.assertEqual(len(self.reports()), 2)
+        self.assertFalse(self.env["mail.gateway.quarantine"].search([]))
+
+    def test_any_recipient(self):
+        """Sent to the alias of another model or to a random address: still a report."""
+        raw = samples.google_mail(DOMAIN, "g-any", days_ago(1), [{"ip": OUR_IP, "count": 1}],
+                                  to=f"whoever@{DOMAIN}")
+        self.receive(raw)
+        self.assertEqual(len(self.reports()), 1)
+
+    def test_tls_report(self):
+        self.receive(samples.tlsrpt_mail(DOMAIN, "t-1", days_ago(1), [
+            ("certificate-expired", "203.0.113.5", 100), ("starttls-not-supported", "203.0.113.6", 4),
+            ("sts-policy-invalid", "203.0.113.7", 2)]))
+        report = self.reports()
+        self.assertEqual((report.kind, report.tls_failure_count, report.tls_success_count), ("tlsrpt", 106, 5326))
+        self.assertEqual(self.alias_domain.dmarc_tls_failures, 106)
+        self.assertIn("MTA-STS policy: 2", self.alias_domain.dmarc_details)
+        self.assertIn("Certificate: 100", self.alias_domain.dmarc_details)
+
+    def test_unknown_domain_is_quarantined(self):
+        self.receive(samples.google_mail("not-ours.test", "g-x", days_ago(1), [{"ip": OUR_IP, "count": 1}],
+                                         to=f"dmarc-reports@{DOMAIN}"))
+        self.assertFalse(self.env["mail.dmarc.report"].search([("domain", "=", "not-ours.test")]))
+        entry = self.env["mail.gateway.quarantine"].search([])
+        self.assertEqual(entry.reason, "unroutable")
+        self.assertIn("not-ours.test", entry.reason_detail)
+
+    def test_malformed_and_hostile_reports_quarantined(self):
+        xxe = (b'<?xml version="1.0"?><!DOCTYPE feedback [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+               b"<feedback><report_metadata><org_name>&x;</org_name></report_metadata></feedback>")
+        name = f"google.com!{DOMAIN}!1700000000!1700086399"
+        bomb = samples.gzipped(b"<" + b"a" * (dr.MAX_DECOMPRESSED + 1))
+        cases = [
+            ("external entity", samples.zipped(f"{name}.xml", xxe), "zip", f"{name}.zip", "refused XML"),
+            ("gzip bomb", bomb, "gzip", f"{name}.xml.gz", "gzip bomb"),
+            ("broken", b"<feedback><report_metadata>", "xml", f"{name}.xml", "malformed XML"),
+        ]
+        for label, payload, subtype, filename, reason in cases:
+            with self.subTest(label):
+                raw = samples.report_mail("noreply-dmarc-support@google.com", f"dmarc-reports@{DOMAIN}",
+                                          f"Report domain: {DOMAIN} {label}", payload, "application",
+                                          subtype, filename)
+                self.receive(raw)
+                entry = self.env["mail.gateway.quarantine"].search([("subject", "like", label)])
+                self.assertEqual(entry.reason, "parse_error")
+                self.assertIn(reason, entry.reason_detail)
+        self.assertFalse(self.reports())
+
+    def test_figures_and_policy_suggestion(self):
+        # 31 days of reports: our mail passes at 99%
+        for day in range(31, 0, -1):
+            self.receive(samples.google_mail(DOMAIN, f"g-{day}", days_ago(day), [
+                {"ip": OUR_IP, "count": 99},
+                {"ip": OUR_IP, "count": 1, "dkim": "fail", "spf": "fail"} if day == 5 else
+                {"ip": OUR_IP, "count": 0},
+                {"ip": "198.51.100.7", "count": 3, "dkim": "fail", "spf": "fail"}]))
+        domain = self.alias_domain
+        domain.invalidate_recordset()
+        self.assertEqual(domain.dmarc_report_count, 31)
+        self.assertEqual(domain.dmarc_unknown_messages, 90)  # 30 days in the window
+        self.assertGreaterEqual(domain.dmarc_our_share, 98)
+        self.assertIn("p=none to p=quarantine", domain.dmarc_policy_suggestion)
+        records = domain._dmarc_suggested_records()
+        self.assertEqual(records["dmarc"], f"v=DMARC1; p=none; rua=mailto:dmarc-reports@{DOMAIN}")
+        self.assertEqual(records["tlsrpt"], f"v=TLSRPTv1; rua=mailto:dmarc-reports@{DOMAIN}")
+        self.assertIn("198.51.100.7", domain.dmarc_details)
+
+    def test_no_suggestion_below_98_or_before_30_days(self):
+        for day in range(10, 0, -1):
+            self.receive(samples.google_mail(DOMAIN, f"g-{day}", days_ago(day), [{"ip": OUR_IP, "count": 100}]))
+        self.alias_domain.invalidate_recordset()
+        self.assertNotIn("move the policy", self.alias_domain.dmarc_policy_suggestion)
+        self.receive(samples.google_mail(DOMAIN, "g-40", days_ago(40), [
+            {"ip": OUR_IP, "count": 50, "dkim": "fail", "spf": "fail"}]))
+        self.receive(samples.google_mail(DOMAIN, "g-11", days_ago(11), [
+            {"ip": OUR_IP, "count": 50, "dkim": "fail", "spf": "fail"}]))
+        self.alias_domain.invalidate_recordset()
+        self.assertIn("Keep p=none until", self.alias_domain.dmarc_policy_suggestion)
+        self.assertIn("DKIM fails for", self.alias_domain.dmarc_details)
+
+    def test_activity_when_our_source_starts_failing(self):
+        Activity = self.env["mail.activity"]
+        self.receive(samples.google_mail(DOMAIN, "g-3", days_ago(3), [{"ip": OUR_IP, "count": 10}]))
+        self.assertFalse(Activity.search([("res_model", "=", "mail.dmarc.report")]))
+        self.receive(samples.google_mail(DOMAIN, "g-2", days_ago(2), [
+            {"ip": OUR_IP, "count": 10, "dkim": "fail", "spf": "fail"},
+            {"ip": "198.51.100.7", "count": 3, "dkim": "fail", "spf": "fail"}]))
+        activity = Activity.search([("res_model", "=", "mail.dmarc.report")])
+        self.assertEqual(len(activity), 1)
+        self.assertEqual(activity.user_id, self.env.ref("base.user_admin"))
+        self.assertIn(OUR_IP, str(activity.note))
+        self.assertNotIn("198.51.100.7", str(activity.note), "unknown sources are not ours to fix")
+        self.assertIn("SPF fails", str(activity.note))
+        # failing again the next day: not new, no second activity
+        self.receive(samples.google_mail(DOMAIN, "g-1", days_ago(1), [
+            {"ip": OUR_IP, "count": 10, "dkim": "fail", "spf": "fail"}]))
+        self.assertEqual(len(Activity.search([("res_model", "=", "mail.dmarc.report")])), 1)
+
+    def test_retention(self):
+        self.assertEqual(self.env["ir.config_parameter"].get_param(DMARC_RETENTION_DAYS), "400")
+        self.receive(samples.google_mail(DOMAIN, "old", days_ago(420), [{"ip": OUR_IP, "count": 1}]))
+        self.receive(samples.google_mail(DOMAIN, "new", days_ago(2), [{"ip": OUR_IP, "count": 1}]))
+        self.assertEqual(self.env["mail.dmarc.report"]._cron_purge(), 1)
+        self.assertEqual(self.reports().mapped("report_id"), ["new"])
+        self.assertEqual(len(self.env["mail.dmarc.report.line"].search([("alias_domain_id", "=", self.alias_domain.id)])), 1)
+        with self.assertRaises(Exception):
+            self.env["ir.config_parameter"].set_param(DMARC_RETENTION_DAYS, "soon")
+        self.assertTrue(self.env.ref("mail_deliverability.ir_cron_mail_dmarc_report_purge").active)
+
+    def test_access_and_companies(self):
+        self.receive(samples.google_mail(DOMAIN, "g-acl", days_ago(1), [{"ip": OUR_IP, "count": 1}]))
+        user = new_test_user(self.env, "dmarc-user", groups="base.group_user")
+        with self.assertRaises(AccessError):
+            self.env["mail.dmarc.report"].with_user(user).search([])
+        other = self.env["res.company"].create({"name": "Other company"})
+        admin = new_test_user(self.env, "dmarc-admin", groups="base.group_system",
+                              company_id=other.id, company_ids=[(6, 0, [other.id])])
+        self.assertFalse(self.env["mail.dmarc.report"].with_user(admin).search([("report_id", "=", "g-acl")]))
+        self.assertEqual(len(self.env["mail.dmarc.report"].search([("report_id", "=", "g-acl")])), 1)
+
+    def test_report_address_is_a_local_part(self):
+        with self.assertRaises(Exception):
+            self.alias_domain.dmarc_report_alias = "a b@c"
+        self.alias_domain.dmarc_report_alias = "rua"
+        self.assertEqual(self.alias_domain.dmarc_record_suggested,
+                         f"v=DMARC1; p=none; rua=mailto:rua@{DOMAIN}")
+        today = datetime.date.today()
+        self.assertTrue(today)
