@@ -432,8 +432,8 @@ class MailAliasDomain(models.Model):
                            "pass at 98%% or more.", current=figures["policy"])
             rows = []
             for values, count in figures["failing"]:
-                fixes = " ".join(str(text) for text in dr.fixes(
-                    values, values.get("header_from") or alias_domain.name, provider))
+                fixes = " ".join([dr.render(text, self.env.lang) for text in dr.fixes(
+                    values, values.get("header_from") or alias_domain.name, provider)])
                 rows.append(Markup("<li><b>%s</b> (%s): %s</li>") % (values["source_ip"], count, fixes))
             unknown = [Markup("<li>%s: %s</li>") % (ip, count) for ip, count in figures["unknown"]]
             tls_names = dict(self.env["mail.dmarc.report.line"]._fields["tls_category"]._description_selection(self.env))

@@ -18,7 +18,7 @@ class MailDmarcReport(models.Model):
     """One DMARC aggregate report or SMTP TLS report a receiver sent about our domain."""
 
     _name = "mail.dmarc.report"
-    _inherit = ["mail.activity.mixin"]
+    _inherit = ["mail.thread", "mail.activity.mixin"]
     _description = "DMARC / TLS Report"
     _order = "date_begin desc, id desc"
     _rec_name = "name"
@@ -82,7 +82,7 @@ class MailDmarcReport(models.Model):
             return {"stored": None, "refused": "", "reason": ""}
         if errors:
             return {"stored": None, "reason": "parse_error", "refused": self.env._(
-                "Unreadable DMARC or TLS report: %(reasons)s", reasons="; ".join(str(e) for e in errors))}
+                "Unreadable DMARC or TLS report: %(reasons)s", reasons="; ".join([f"{name}: {dr.render(error, self.env.lang)}" for name, error in errors]))}
         stored = self.sudo().browse()
         for kind, data in found:
             alias_domain = self._dmarc_alias_domain(data)
@@ -131,7 +131,9 @@ class MailDmarcReport(models.Model):
             values["message_count"] = data["tls_success_count"] + data["tls_failure_count"]
         try:
             with self.env.cr.savepoint():
-                report = self.create(values)
+                report = self.with_context(
+                    tracking_disable=True, mail_create_nolog=True, mail_create_nosubscribe=True,
+                    mail_notrack=True).create(values)
         except Exception as exc:  # noqa: BLE001 - the same report stored meanwhile by another worker
             if "report_unique" not in str(exc):
                 raise
@@ -234,8 +236,8 @@ class MailDmarcReport(models.Model):
         provider = next(iter(providers), None)
         notes = []
         for line in new:
-            advice = " ".join(str(text) for text in dr.fixes(
-                line._dmarc_values(), line.header_from or self.domain, provider))
+            advice = " ".join([dr.render(text, self.env.lang) for text in dr.fixes(
+                line._dmarc_values(), line.header_from or self.domain, provider)])
             notes.append(self.env._("%(ip)s (%(count)s messages, From %(sender)s): %(advice)s",
                                     ip=line.source_ip, count=line.count, sender=line.header_from,
                                     advice=advice))

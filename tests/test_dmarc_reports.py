@@ -4,7 +4,7 @@ import datetime
 import time
 
 from odoo.exceptions import AccessError
-from odoo.tests import TransactionCase, new_test_user, tagged
+from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
 
 from ..tools import dmarc_report as dr
 from ..tools.params import DMARC_RETENTION_DAYS
@@ -186,3 +186,20 @@ class TestDmarcReports(TransactionCase):
                          f"v=DMARC1; p=none; rua=mailto:rua@{DOMAIN}")
         today = datetime.date.today()
         self.assertTrue(today)
+
+
+@tagged("post_install", "-at_install")
+class TestDmarcTour(HttpCase):
+
+    def test_alias_domain_report_tab(self):
+        env = self.env
+        alias_domain = env["mail.alias.domain"].create({"name": "tour-dmarc.example.com"})
+        env["ir.mail_server"].search([]).active = False
+        env["ir.mail_server"].create({"name": "ours", "smtp_host": OUR_IP})
+        env["mail.thread"].message_process(False, samples.google_mail(
+            alias_domain.name, "tour-1", days_ago(2), [
+                {"ip": OUR_IP, "count": 20},
+                {"ip": OUR_IP, "count": 1, "dkim": "fail", "spf": "fail"},
+                {"ip": "198.51.100.7", "count": 7, "dkim": "fail", "spf": "fail"}]))
+        self.start_tour(f"/odoo/action-mail.mail_alias_domain_action/{alias_domain.id}",
+                        "mail_deliverability_dmarc_tour", login="admin")

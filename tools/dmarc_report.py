@@ -56,6 +56,14 @@ class ReportError(ValueError):
     """A part that is a report (by its name, type or content) but cannot be read."""
 
 
+def render(text, lang):
+    """A lazy text of this module (or a ReportError) in ``lang``: these texts are read by
+    administrators in quarantine entries and activities, not in a request's language."""
+    if isinstance(text, ReportError):
+        text = text.args[0] if text.args else ""
+    return text._translate(lang or "en_US") if hasattr(text, "_translate") else str(text)
+
+
 # --------------------------------------------------------------------------- finding
 def is_report_name(filename, content_type=""):
     """True when a part's file name or type says it is an aggregate or TLS report."""
@@ -67,8 +75,8 @@ def find_reports(email_message, limit=MAX_DECOMPRESSED):
     """(reports, errors) of an ``email.message.EmailMessage``.
 
     ``reports``: (kind, data) for each part that is a DMARC ``feedback`` ("dmarc") or a TLS
-    report ("tlsrpt"). ``errors``: reasons of the parts that are reports by name, type or
-    content but could not be read. Any other mail gives ([], []), whatever it carries.
+    report ("tlsrpt"). ``errors``: (part name, ReportError) of the parts that are reports by
+    name, type or content but could not be read. Any other mail gives ([], []).
     """
     reports, errors = [], []
     parts = 0
@@ -88,7 +96,7 @@ def find_reports(email_message, limit=MAX_DECOMPRESSED):
             payload = part.get_payload(decode=True) or b""
             found = read_attachment(payload, limit, named)
         except ReportError as exc:
-            errors.append(f"{filename or content_type}: {exc}")
+            errors.append((filename or content_type, exc))
             continue
         if found:
             reports.append(found)
