@@ -1,5 +1,6 @@
 """tools/dmarc_report.py on the samples of test_dmarc_samples: both DMARC formats, TLS
 reports, Google's and Microsoft's wrapping, and hostile input (bombs, entities, lies)."""
+import contextlib
 import email
 import io
 import time
@@ -23,6 +24,13 @@ def parsed(raw):
 
 @tagged("post_install", "-at_install")
 class TestDmarcTools(BaseCase):
+
+    @contextlib.contextmanager
+    def refused(self, words):
+        """The block raises a ReportError whose reason (in English) says ``words``."""
+        with self.assertRaises(dr.ReportError) as caught:
+            yield
+        self.assertIn(words, dr.render(caught.exception, "en_US"))
 
     def test_rfc7489_google_zip(self):
         reports, errors = parsed(samples.google_mail("example.com", "r-1", BEGIN, [OK, BAD]))
@@ -67,14 +75,14 @@ class TestDmarcTools(BaseCase):
 
     def test_zip_bomb(self):
         bomb = samples.zipped("google.com!example.com!1!2.xml", b"<" + b"a" * (dr.MAX_DECOMPRESSED + 10))
-        with self.assertRaisesRegex(dr.ReportError, "zip bomb"):
+        with self.refused("zip bomb"):
             dr.read_attachment(bomb, named=True)
         started = time.monotonic()
         reports, errors = parsed(samples.report_mail(
             "noreply-dmarc-support@google.com", "dmarc-reports@example.com", "Report domain: example.com",
             bomb, "application", "zip", "google.com!example.com!1700000000!1700086399.zip"))
         self.assertEqual(reports, [])
-        self.assertIn("zip bomb", str(errors[0][1].args[0]._translate("en_US")))
+        self.assertIn("zip bomb", dr.render(errors[0][1], "en_US"))
         self.assertLess(time.monotonic() - started, 10)
 
     def test_zip_lying_about_its_size(self):
@@ -82,7 +90,7 @@ class TestDmarcTools(BaseCase):
         payload = samples.zipped("r.xml", b"<" + b"a" * 5000)
         archive = zipfile.ZipFile(io.BytesIO(payload))
         self.assertGreater(archive.infolist()[0].file_size, 1000)
-        with self.assertRaisesRegex(dr.ReportError, "zip bomb"):
+        with self.refused("zip bomb"):
             dr.unpack(payload, limit=1000)
 
     def test_gzip_bomb(self):
@@ -90,30 +98,30 @@ class TestDmarcTools(BaseCase):
         chunk = b"\0" * (1 << 20)
         bomb = b"".join(compressor.compress(chunk) for _ in range(64)) + compressor.flush()
         self.assertLess(len(bomb), 200_000)
-        with self.assertRaisesRegex(dr.ReportError, "gzip bomb"):
+        with self.refused("gzip bomb"):
             dr.read_attachment(bomb, named=True)
-        with self.assertRaisesRegex(dr.ReportError, "truncated"):
+        with self.refused("truncated"):
             dr.unpack(samples.gzipped(b"<feedback/>" * 100)[:40])
 
     def test_external_entity_and_billion_laughs(self):
         xxe = (b'<?xml version="1.0"?><!DOCTYPE feedback [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
                b"<feedback><report_metadata><org_name>&x;</org_name></report_metadata></feedback>")
-        with self.assertRaisesRegex(dr.ReportError, "refused XML"):
+        with self.refused("refused XML"):
             dr.parse_dmarc(xxe)
         laughs = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
                   b'<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]><feedback>&lol2;</feedback>')
-        with self.assertRaisesRegex(dr.ReportError, "refused XML"):
+        with self.refused("refused XML"):
             dr.parse_dmarc(laughs)
 
     def test_malformed_report_gives_the_reason(self):
         xml = samples.rfc7489_xml("example.com", "x", BEGIN, [OK]).replace(b"<count>12</count>", b"<count>many</count>")
-        with self.assertRaisesRegex(dr.ReportError, "row count"):
+        with self.refused("row count"):
             dr.parse_dmarc(xml)
-        with self.assertRaisesRegex(dr.ReportError, "malformed XML"):
+        with self.refused("malformed XML"):
             dr.read_attachment(b"<feedback><report_metadata>", named=True)
-        with self.assertRaisesRegex(dr.ReportError, "IP address"):
+        with self.refused("IP address"):
             dr.parse_dmarc(samples.rfc7489_xml("example.com", "x", BEGIN, [dict(OK, ip="not-an-ip")]))
-        with self.assertRaisesRegex(dr.ReportError, "session count"):
+        with self.refused("session count"):
             dr.parse_tlsrpt(samples.tlsrpt_json("example.com", "t", BEGIN, [("certificate-expired", "192.0.2.1", -4)]))
 
     def test_judging(self):
@@ -131,12 +139,12 @@ class TestDmarcTools(BaseCase):
         self.assertNotIn("ruf=", dr.dmarc_record("reject", "x@example.com"))
         self.assertEqual(dr.tlsrpt_record("dmarc-reports@example.com"),
                          "v=TLSRPTv1; rua=mailto:dmarc-reports@example.com")
-        advice = [str(text) for text in dr.fixes({
+        advice = [dr.render(text, "en_US") for text in dr.fixes({
             "source_ip": "192.0.2.1", "dkim_aligned": "fail", "spf_aligned": "fail",
             "dkim_domains": "sendgrid.net:pass", "spf_domains": "bounces.sendgrid.net:pass"}, "example.com")]
         self.assertIn("d=example.com", advice[0])
         self.assertIn("Return-Path", advice[1])
-        advice = [str(text) for text in dr.fixes({
+        advice = [dr.render(text, "en_US") for text in dr.fixes({
             "source_ip": "192.0.2.1", "dkim_aligned": "pass", "spf_aligned": "fail",
             "spf_domains": "example.com:fail"}, "example.com")]
         self.assertEqual(advice, ["SPF fails for example.com: add ip4:192.0.2.1 to the SPF record of example.com."])
