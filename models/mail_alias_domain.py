@@ -418,9 +418,10 @@ class MailAliasDomain(models.Model):
                 continue
             figures = Line._dmarc_figures(alias_domain)
             share = figures["share"]
+            percent = round(share * 100, 1) if share is not None else 0
             if figures["next_policy"]:
                 advice = _("30 days of our mail pass DMARC at %(share)s%%: move the policy from "
-                           "p=%(current)s to p=%(next)s.", share=f"{share * 100:.1f}",
+                           "p=%(current)s to p=%(next)s.", share=percent,
                            current=figures["policy"], next=figures["next_policy"])
             elif share is not None and share < dr.PASS_THRESHOLD:
                 advice = _("Keep p=%(current)s until our failing sources below are fixed.",
@@ -446,7 +447,7 @@ class MailAliasDomain(models.Model):
                 if items:
                     html += Markup("<p><b>%s</b></p><ul>%s</ul>") % (escape(title), Markup("").join(items))
             alias_domain.update({
-                "dmarc_our_share": round(share * 100, 1) if share is not None else 0,
+                "dmarc_our_share": percent,
                 "dmarc_our_messages": figures["ours_total"],
                 "dmarc_our_failing": figures["ours_total"] - figures["ours_pass"],
                 "dmarc_unknown_messages": figures["unknown_total"],

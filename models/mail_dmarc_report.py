@@ -81,8 +81,9 @@ class MailDmarcReport(models.Model):
         if not found and not errors:
             return {"stored": None, "refused": "", "reason": ""}
         if errors:
+            reasons = "; ".join([f"{name}: {dr.render(error, self.env.lang)}" for name, error in errors])
             return {"stored": None, "reason": "parse_error", "refused": self.env._(
-                "Unreadable DMARC or TLS report: %(reasons)s", reasons="; ".join([f"{name}: {dr.render(error, self.env.lang)}" for name, error in errors]))}
+                "Unreadable DMARC or TLS report: %(reasons)s", reasons=reasons)}
         stored = self.sudo().browse()
         for kind, data in found:
             alias_domain = self._dmarc_alias_domain(data)

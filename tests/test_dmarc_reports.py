@@ -178,6 +178,20 @@ class TestDmarcReports(TransactionCase):
         self.assertFalse(self.env["mail.dmarc.report"].with_user(admin).search([("report_id", "=", "g-acl")]))
         self.assertEqual(len(self.env["mail.dmarc.report"].search([("report_id", "=", "g-acl")])), 1)
 
+    def test_queries_per_report_do_not_grow(self):
+        """100 rows per report: the same number of queries for the 2nd and the 12th report."""
+        rows = [{"ip": f"192.0.2.{r}", "count": 1 + r % 5} for r in range(100)]
+        counts = []
+        for i in range(12):
+            raw = samples.google_mail(DOMAIN, f"q-{i}", days_ago(20 - i), rows)
+            self.env.flush_all()
+            before = self.env.cr.sql_log_count
+            self.receive(raw)
+            self.env.flush_all()
+            counts.append(self.env.cr.sql_log_count - before)
+        self.assertEqual(counts[1], counts[11], counts)
+        self.assertLess(counts[11], 60, "rows are inserted together, not one query each")
+
     def test_report_address_is_a_local_part(self):
         with self.assertRaises(Exception):
             self.alias_domain.dmarc_report_alias = "a b@c"

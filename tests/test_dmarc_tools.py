@@ -71,7 +71,12 @@ class TestDmarcTools(BaseCase):
         msg.add_attachment(samples.zipped("invoice.pdf", b"%PDF-1.4"), maintype="application",
                            subtype="zip", filename="invoice.zip")
         msg.add_attachment(b"<html><body/></html>", maintype="text", subtype="xml", filename="page.xml")
+        # a large gzip that is no report is not unpacked (only its first bytes are looked at)
+        big = samples.gzipped(b"\0" * (dr.MAX_DECOMPRESSED * 2))
+        msg.add_attachment(big, maintype="application", subtype="gzip", filename="backup.tar.gz")
+        started = time.monotonic()
         self.assertEqual(dr.find_reports(msg), ([], []))
+        self.assertLess(time.monotonic() - started, 0.5)
 
     def test_zip_bomb(self):
         bomb = samples.zipped("google.com!example.com!1!2.xml", b"<" + b"a" * (dr.MAX_DECOMPRESSED + 10))

@@ -109,6 +109,8 @@ def read_attachment(payload, limit=MAX_DECOMPRESSED, named=False):
     ``named``: its file name or type already says it is a report, so that anything wrong
     with it is a ReportError rather than "not a report".
     """
+    if not named and payload.startswith(b"\x1f\x8b") and not _looks_like_report(_gunzip_head(payload)):
+        return None  # some other gzip: not unpacked
     try:
         data = unpack(payload, limit)
     except ReportError:
@@ -116,6 +118,8 @@ def read_attachment(payload, limit=MAX_DECOMPRESSED, named=False):
             raise
         return None
     text = data.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not named and not _looks_like_report(text):
+        return None  # some other XML or JSON: not parsed
     if text.startswith(b"<"):
         result = parse_dmarc(text, strict=named)
         return ("dmarc", result) if result else None
@@ -125,6 +129,20 @@ def read_attachment(payload, limit=MAX_DECOMPRESSED, named=False):
     if named:
         raise ReportError(_lt("it is neither XML nor JSON"))
     return None
+
+
+def _looks_like_report(head):
+    """The first bytes of a document name a DMARC ``feedback`` or a TLS report's fields."""
+    head = head.lstrip(b"\xef\xbb\xbf \t\r\n")[:4096]
+    return (head.startswith(b"<") and b"feedback" in head) or (
+        head.startswith(b"{") and (b'"organization-name"' in head or b'"policies"' in head))
+
+
+def _gunzip_head(payload, size=4096):
+    try:
+        return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(payload, size)
+    except zlib.error:
+        return b""
 
 
 def _looks_compressed_report(payload):
@@ -158,8 +176,10 @@ def _unzip(payload, limit):
     if not members or len(members) > MAX_ZIP_MEMBERS:
         raise ReportError(_lt("a report archive holds one file, this one holds %(count)s",
                               count=len(members)))
-    member = next((info for info in members if info.filename.lower().endswith((".xml", ".json"))),
-                  members[0])
+    member = next((info for info in members if info.filename.lower().endswith((".xml", ".json", ".gz"))),
+                  None)
+    if member is None:
+        raise ReportError(_lt("the archive holds no XML or JSON file"))
     if member.file_size > limit:
         raise ReportError(_lt("unpacks to more than %(limit)s bytes (zip bomb?)", limit=limit))
     try:

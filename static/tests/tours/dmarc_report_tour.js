@@ -21,6 +21,10 @@ registry.category("web_tour.tours").add("mail_deliverability_dmarc_tour", {
             trigger: ".o_field_widget[name='dmarc_details']:contains('127.0.0.1'):contains('SPF fails')",
         },
         {
+            content: "The daily chart of passing and failing messages is drawn",
+            trigger: ".o_md_dmarc_graph .o_graph_renderer canvas",
+        },
+        {
             content: "Follow the figure of unknown senders",
             trigger: ".o_md_dmarc_unknown:contains('from unknown senders')",
             run: "click",
