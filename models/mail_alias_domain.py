@@ -384,8 +384,8 @@ class MailAliasDomain(models.Model):
 
     def _dmarc_suggested_records(self):
         """{"email", "dmarc", "tlsrpt"}: the report address and the DMARC and TLS-RPT records
-        that send reports to it; the policy is the one receivers saw, moved on when the
-        reports say it is safe."""
+        that send reports to it (for the DNS check to suggest). The policy is the one the
+        receivers last saw (none before any report): moving it on is the policy advice's job."""
         from ..tools import dmarc_report as dr  # noqa: PLC0415
         self.ensure_one()
         if not self.name:

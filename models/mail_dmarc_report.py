@@ -22,6 +22,7 @@ class MailDmarcReport(models.Model):
     _description = "DMARC / TLS Report"
     _order = "date_begin desc, id desc"
     _rec_name = "name"
+    _mail_post_access = "read"  # administrators only read reports, yet mark their to-dos done
 
     kind = fields.Selection([("dmarc", "DMARC aggregate"), ("tlsrpt", "SMTP TLS")], required=True,
                             default="dmarc", readonly=True, index=True,
@@ -182,6 +183,8 @@ class MailDmarcReport(models.Model):
         lookup = dns_health.DnsLookup(self._dmarc_resolver()) if hosts else None
         for host in hosts:
             ips.update(lookup.addresses(host).values)
+        if len(_SOURCE_CACHE) > 100:
+            _SOURCE_CACHE.clear()
         _SOURCE_CACHE[key] = (time.monotonic() + _SOURCE_TTL, frozenset(ips))
         return _SOURCE_CACHE[key][1]
 

@@ -7,8 +7,9 @@ from odoo.exceptions import AccessError
 from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
 
 from ..tools import dmarc_report as dr
-from ..tools.params import DMARC_RETENTION_DAYS
+from ..tools.params import DMARC_RETENTION_DAYS, PARAM_DNS_NAMESERVERS, PARAM_DNS_PORT, PARAM_DNS_TIMEOUT
 from . import test_dmarc_samples as samples
+from .dns_server import NsdServer
 
 DOMAIN = "dmarc-example.test"
 OUR_IP = "127.0.0.1"  # the outgoing server of the test (host 127.0.0.1)
@@ -151,10 +152,13 @@ class TestDmarcReports(TransactionCase):
         self.assertIn(OUR_IP, str(activity.note))
         self.assertNotIn("198.51.100.7", str(activity.note), "unknown sources are not ours to fix")
         self.assertIn("SPF fails", str(activity.note))
+        # the administrator, who only reads reports, marks it done
+        activity.with_user(self.env.ref("base.user_admin")).action_feedback(feedback="Fixed the SPF record")
+        self.assertFalse(activity.exists())
         # failing again the next day: not new, no second activity
         self.receive(samples.google_mail(DOMAIN, "g-1", days_ago(1), [
             {"ip": OUR_IP, "count": 10, "dkim": "fail", "spf": "fail"}]))
-        self.assertEqual(len(Activity.search([("res_model", "=", "mail.dmarc.report")])), 1)
+        self.assertFalse(Activity.search([("res_model", "=", "mail.dmarc.report")]))
 
     def test_retention(self):
         self.assertEqual(self.env["ir.config_parameter"].get_param(DMARC_RETENTION_DAYS), "400")
@@ -200,6 +204,58 @@ class TestDmarcReports(TransactionCase):
                          f"v=DMARC1; p=none; rua=mailto:rua@{DOMAIN}")
         today = datetime.date.today()
         self.assertTrue(today)
+
+
+@tagged("post_install", "-at_install")
+class TestDmarcSources(TransactionCase):
+    """Our sources read from real DNS (NSD on loopback): the outgoing server's host resolves
+    to our address; the provider behind it is known by its reverse DNS name."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.nsd = NsdServer({
+            "sendgrid.net": "smtp IN A 192.0.2.50\no1 IN A 192.0.2.60\n",
+            "2.0.192.in-addr.arpa": "60 IN PTR o1.sendgrid.net.\n61 IN PTR spoofer.example.org.\n",
+        }).start()
+        cls.addClassCleanup(cls.nsd.stop)
+        icp = cls.env["ir.config_parameter"]
+        icp.set_param(PARAM_DNS_NAMESERVERS, "127.0.0.1")
+        icp.set_param(PARAM_DNS_PORT, str(cls.nsd.port))
+        icp.set_param(PARAM_DNS_TIMEOUT, "2")
+        cls.alias_domain = cls.env["mail.alias.domain"].create({"name": DOMAIN})
+        cls.env["ir.mail_server"].search([]).active = False
+        cls.env["ir.mail_server"].create({"name": "SendGrid", "smtp_host": "smtp.sendgrid.net",
+                                          "smtp_port": 587, "smtp_encryption": "starttls"})
+
+    def test_ours_provider_unknown(self):
+        self.env["mail.thread"].message_process(False, samples.google_mail(DOMAIN, "dns-1", days_ago(1), [
+            {"ip": "192.0.2.50", "count": 10},
+            {"ip": "192.0.2.60", "count": 5, "spf": "fail", "dkim": "fail"},
+            {"ip": "192.0.2.61", "count": 2, "spf": "fail", "dkim": "fail"}]))
+        lines = self.env["mail.dmarc.report.line"].search([("alias_domain_id", "=", self.alias_domain.id)])
+        self.assertEqual({line.source_ip: line.source_kind for line in lines},
+                         {"192.0.2.50": "ours", "192.0.2.60": "provider", "192.0.2.61": "unknown"})
+        self.alias_domain.invalidate_recordset()
+        self.assertEqual((self.alias_domain.dmarc_our_messages, self.alias_domain.dmarc_our_failing,
+                          self.alias_domain.dmarc_unknown_messages), (15, 5, 2))
+        self.assertAlmostEqual(self.alias_domain.dmarc_our_share, 66.7)
+        # the provider's fix names its SPF include and DKIM selector
+        self.assertIn("include:sendgrid.net", self.alias_domain.dmarc_details)
+
+    def test_overview_lists_the_share_and_opens_the_reports(self):
+        self.env["mail.thread"].message_process(False, samples.google_mail(DOMAIN, "dns-2", days_ago(1), [
+            {"ip": "192.0.2.50", "count": 10}]))
+        overview = self.env["mail.deliverability.overview"].create({})
+        self.assertIn(self.alias_domain, overview.alias_domain_ids)
+        arch = self.env["mail.deliverability.overview"].get_views([(False, "form")])["views"]["form"]["arch"]
+        self.assertIn('name="action_dmarc_reports"', arch)
+        self.assertIn('name="dmarc_our_share"', arch)
+        action = self.alias_domain.action_dmarc_reports()
+        self.assertEqual(action["res_model"], "mail.dmarc.report")
+        self.assertEqual(self.env["mail.dmarc.report"].search(action["domain"]).report_id, "dns-2")
+        chart = self.alias_domain.action_dmarc_chart()
+        self.assertEqual(chart["views"][0][1], "graph")
 
 
 @tagged("post_install", "-at_install")
