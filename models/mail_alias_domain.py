@@ -335,34 +335,42 @@ class MailAliasDomain(models.Model):
         help="Local part of the address receivers send DMARC aggregate and TLS reports to "
              "(rua=). Reports are recognised by their content whatever address they reach, so "
              "this only needs to be delivered to Odoo like the catchall.")
-    dmarc_report_email = models.fields.Char("Report e-mail", compute="_compute_dmarc_records")
+    dmarc_report_email = models.fields.Char("Report e-mail", compute="_compute_dmarc_records", groups="base.group_system")
     dmarc_record_suggested = models.fields.Char(
-        "DMARC record to publish", compute="_compute_dmarc_records",
+        "DMARC record to publish", compute="_compute_dmarc_records", groups="base.group_system",
         help="TXT record at _dmarc.<domain>. Reports come to this database (rua=); no ruf=: "
              "failure reports carry copies of messages, personal data.")
     tlsrpt_record_suggested = models.fields.Char(
-        "TLS-RPT record to publish", compute="_compute_dmarc_records",
+        "TLS-RPT record to publish", compute="_compute_dmarc_records", groups="base.group_system",
         help="TXT record at _smtp._tls.<domain>: receivers report failed encrypted deliveries to us.")
-    dmarc_report_count = models.fields.Integer("Reports", compute="_compute_dmarc_figures")
+    dmarc_report_count = models.fields.Integer(
+        "Reports", compute="_compute_dmarc_figures", groups="base.group_system",
+        help="DMARC aggregate and TLS reports received for this domain.")
     dmarc_our_share = models.fields.Float(
-        "Our mail passing DMARC (%)", compute="_compute_dmarc_figures", digits=(5, 1),
+        "Our mail passing DMARC (%)", compute="_compute_dmarc_figures", groups="base.group_system",
+        digits=(5, 1),
         help="Over the last 30 days: messages from our outgoing servers (or their provider) that "
              "passed DMARC with alignment, in percent of all our messages the receivers reported.")
     dmarc_our_messages = models.fields.Integer(
-        "Our messages (30 days)", compute="_compute_dmarc_figures",
+        "Our messages (30 days)", compute="_compute_dmarc_figures", groups="base.group_system",
         help="Messages the receivers saw from our outgoing servers and their provider.")
     dmarc_our_failing = models.fields.Integer(
-        "Our failing messages (30 days)", compute="_compute_dmarc_figures",
+        "Our failing messages (30 days)", compute="_compute_dmarc_figures", groups="base.group_system",
         help="Messages of ours that failed DMARC: see the sources and fixes below.")
     dmarc_unknown_messages = models.fields.Integer(
-        "Unknown senders' messages (30 days)", compute="_compute_dmarc_figures",
+        "Unknown senders' messages (30 days)", compute="_compute_dmarc_figures", groups="base.group_system",
         help="Messages in this domain's name from sources that are none of our servers: "
              "forwarding and mailing lists, another service you forgot, or spoofing.")
     dmarc_tls_failures = models.fields.Integer(
-        "Failed TLS sessions (30 days)", compute="_compute_dmarc_figures",
+        "Failed TLS sessions (30 days)", compute="_compute_dmarc_figures", groups="base.group_system",
         help="Deliveries to our MX hosts that could not be encrypted, from SMTP TLS reports.")
-    dmarc_policy_suggestion = models.fields.Char("Policy advice", compute="_compute_dmarc_figures")
-    dmarc_details = models.fields.Html("Report details", compute="_compute_dmarc_figures", sanitize=True)
+    dmarc_policy_suggestion = models.fields.Char(
+        "Policy advice", compute="_compute_dmarc_figures", groups="base.group_system",
+        help="When 30 days of reports show our mail passing at 98% or more, move the DMARC policy "
+             "from none to quarantine, then to reject: forged mail is then refused.")
+    dmarc_details = models.fields.Html(
+        "Report details", compute="_compute_dmarc_figures", groups="base.group_system", sanitize=True,
+        help="Our failing sources with their fix, unknown senders, failed TLS sessions (30 days).")
 
     @models.api.depends("name", "dmarc_report_alias")
     def _compute_dmarc_records(self):
@@ -400,7 +408,6 @@ class MailAliasDomain(models.Model):
     def _compute_dmarc_figures(self):
         from markupsafe import Markup, escape  # noqa: PLC0415
         from ..tools import dmarc_report as dr  # noqa: PLC0415
-        from ..tools import dns_health  # noqa: PLC0415
         Line = self.env["mail.dmarc.report.line"].sudo()
         counts = dict(self.env["mail.dmarc.report"].sudo()._read_group(
             [("alias_domain_id", "in", self.ids)], ["alias_domain_id"], ["__count"]))

@@ -2,6 +2,8 @@ import logging
 import time
 from datetime import timedelta
 
+from psycopg2.errors import UniqueViolation
+
 from odoo import api, fields, models
 
 from ..tools import dmarc_report as dr
@@ -136,15 +138,15 @@ class MailDmarcReport(models.Model):
                 report = self.with_context(
                     tracking_disable=True, mail_create_nolog=True, mail_create_nosubscribe=True,
                     mail_notrack=True).create(values)
-        except Exception as exc:  # noqa: BLE001 - the same report stored meanwhile by another worker
-            if "report_unique" not in str(exc):
-                raise
+        except UniqueViolation:  # the same report stored meanwhile by another worker
             return self.search([("kind", "=", kind), ("org_name", "=", data["org_name"]),
                                 ("domain", "=", data["domain"]), ("report_id", "=", data["report_id"])])
         day = data["date_begin"].date()
+        # one INSERT for all the rows; a TLS row counts failed sessions: "fail"
         rows = self.env["mail.dmarc.report.line"].create([dict(
             line, report_id=report.id, kind=kind, date=day, alias_domain_id=alias_domain.id,
-            company_id=company.id, result="pass" if line.get("dmarc_pass") else "fail", pass_count=line["count"] if line.get("dmarc_pass") else 0,
+            company_id=company.id, result="pass" if line.get("dmarc_pass") else "fail",
+            pass_count=line["count"] if line.get("dmarc_pass") else 0,
             fail_count=0 if line.get("dmarc_pass") else line["count"]) for line in lines])
         if kind == "dmarc" and any(not line["dmarc_pass"] and line["source_kind"] != "unknown" for line in lines):
             report._dmarc_notify_new_failures(rows)
@@ -153,7 +155,7 @@ class MailDmarcReport(models.Model):
     # ------------------------------------------------------------------ our sources
     @api.model
     def _dmarc_our_servers(self):
-        """(hosts, provider domains) of this database's outgoing servers."""
+        """(hosts, provider domains, providers) of this database's outgoing servers."""
         hosts = sorted({host.strip().lower() for host in self.env["ir.mail_server"].sudo().search(
             []).mapped("smtp_host") if host})
         providers = {dns_health.provider_of(host) for host in hosts} - {None}
