@@ -8,7 +8,8 @@
     "author": "mail_deliverability contributors",
     "website": "https://example.invalid/mail_deliverability",
     "depends": ["mail"],
-    "external_dependencies": {"python": ["dnspython", "publicsuffixlist", "flufl_bounce", "pyspf", "dkimpy"]},
+    "external_dependencies": {"python": ["dnspython", "publicsuffixlist", "flufl_bounce", "pyspf", "dkimpy",
+                                         "defusedxml"]},
     "data": [
         # foundation
         "security/ir.model.access.csv",
@@ -39,11 +40,15 @@
         "views/mail_deliverability_overview_views.xml",
         "views/res_config_settings_views.xml",
         "views/ir_config_parameter_views.xml",
+        # DMARC and TLS reports
+        "data/mail_dmarc_report_data.xml",
+        "views/mail_dmarc_report_views.xml",
     ],
     "assets": {
         "web.assets_backend": [
             "mail_deliverability/static/src/md_screens/**/*",
             "mail_deliverability/static/src/routing/*.xml",
+            "mail_deliverability/static/src/dmarc/**/*",
         ],
         "web.assets_tests": [
             "mail_deliverability/static/tests/tours/*.js",

@@ -5,7 +5,8 @@ two figures of a line differ only by the addon. Prints one line ``BENCH-RESULT {
 
 Usage: python bench_scenarios.py SCENARIO --count N [--smtp-port P --sink-file F] -- <odoo options>
 Scenarios: outgoing_batched, outgoing_single, outgoing_immediate, incoming, populate (adds
-200,000 messages and records).
+200,000 messages and records), dmarc_reports (addon only: DMARC aggregate reports of 100 rows
+read through the gateway).
 """
 import argparse
 import contextlib
@@ -251,8 +252,41 @@ def smtp_ceiling(args):
     return {"emails": sent, "seconds": round(elapsed, 3), "rate": round(sent / elapsed, 1)}
 
 
+def dmarc_reports(env, args):
+    """`count` DMARC aggregate reports (Google's zip) of 100 rows each through message_process
+    (addon only: stock has no reader). Reports per second and queries per report for the
+    first and the last tenth: both stay flat as the report tables grow."""
+    from odoo.addons.mail_deliverability.tests import test_dmarc_samples as samples  # noqa: PLC0415
+    setup_mail(env, None)
+    env["ir.mail_server"].create({"name": "bench ours", "smtp_host": "127.0.0.1"})
+    env.cr.commit()
+    begin = int(time.time()) - 200 * samples.DAY
+    rows = [{"ip": f"192.0.2.{r % 250}", "count": 1 + r % 7,
+             **({"dkim": "fail", "spf": "fail"} if r % 10 == 0 else {})} for r in range(100)]
+    messages = [samples.google_mail(DOMAIN, f"bench-{i}", begin + (i % 150) * samples.DAY, rows)
+                for i in range(args.count)]
+    tenth = max(1, args.count // 10)
+    slices = []
+    with measured():
+        for start in range(0, len(messages), tenth):
+            queries0, t0 = odoo.sql_db.sql_counter, time.perf_counter()
+            for raw in messages[start:start + tenth]:
+                env["mail.thread"].message_process(False, raw)
+                env.cr.commit()
+            slices.append((time.perf_counter() - t0, odoo.sql_db.sql_counter - queries0,
+                           len(messages[start:start + tenth])))
+    seconds = sum(elapsed for elapsed, _q, _n in slices)
+    queries = sum(count for _e, count, _n in slices)
+    first, last = slices[0], slices[-1]
+    return {"reports": len(messages), "rows_per_report": len(rows), "seconds": round(seconds, 3),
+            "rate": round(len(messages) / seconds, 1), "queries_per_item": round(queries / len(messages), 3),
+            "first_tenth": {"rate": round(first[2] / first[0], 1), "queries_per_item": round(first[1] / first[2], 2)},
+            "last_tenth": {"rate": round(last[2] / last[0], 1), "queries_per_item": round(last[1] / last[2], 2)},
+            "stored": env["mail.dmarc.report"].search_count([])}
+
+
 SCENARIOS = {f.__name__: f for f in (outgoing_batched, outgoing_single, outgoing_immediate,
-                                      incoming, populate)}
+                                      incoming, populate, dmarc_reports)}
 
 
 def main(argv):

@@ -961,6 +961,14 @@ def cmd_bench(argv):
     small, scale = rows[-2][2], rows[-1][2]
     if not wanted and small and scale and small["rate"]:
         print(f"\nScale (addon): {scale['rate'] / small['rate'] * 100:.0f}% of the small-database rate")
+    if not wanted or "dmarc" in wanted:  # addon only: stock Odoo reads no DMARC report
+        n_dmarc = 100 if quick else 1000
+        say(f"bench: DMARC: {n_dmarc} aggregate reports of 100 rows (addon only, best of {repeat})")
+        runs = [bench_run(odoo, template, "dmarc_reports", n_dmarc, (), 0, "dmarc") for _ in range(repeat)]
+        best = max(runs, key=lambda r: r["rate"])
+        print(f"\nDMARC reports (addon): {best['rate']} reports/s, {best['queries_per_item']} queries/report "
+              f"(first tenth {best['first_tenth']['rate']}/s {best['first_tenth']['queries_per_item']} q, "
+              f"last tenth {best['last_tenth']['rate']}/s {best['last_tenth']['queries_per_item']} q)")
     if not wanted:  # reading delivery reports: crafted (hostile) shapes against a normal one
         result = subprocess.run([str(venv_python()), str(ROOT / "dev" / "bench_dsn.py")],
                                 capture_output=True, text=True, env=odoo.env())

@@ -25,3 +25,6 @@ from . import mail_server_status
 # screens
 from . import mail_deliverability_overview
 from . import res_config_settings
+# DMARC and TLS reports
+from . import mail_dmarc_report
+from . import mail_dmarc_report_line

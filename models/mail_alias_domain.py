@@ -1,9 +1,13 @@
 import datetime
 import secrets
 
+from markupsafe import Markup, escape
+
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
+from odoo.tools import email_normalize
 
+from ..tools import dmarc_report as dr
 from ..tools import from_filter as ff
 from ..tools import reply_key, verp
 from ..tools.params import LEGACY_FROM_PARAMS
@@ -401,8 +405,6 @@ class MailAliasDomain(models.Model):
     def action_md_reply_key_probe(self):
         """Send a probe to <catchall>+probe-<key>@<domain> through the outgoing servers; the
         receiving side marks it received (see _md_reply_key_probe_received)."""
-
-
         _ = self.env._
         self.ensure_one()
         self.check_access("write")  # administrators only: it writes the result and sends mail
@@ -464,3 +466,171 @@ class MailAliasDomain(models.Model):
                      "that replies reach their record even when the customer's mail program breaks the "
                      "thread.", self.name)
         return False
+
+    # ---- DMARC and TLS reports (what the receivers say about our mail) ----
+    dmarc_report_alias = fields.Char(
+        "Report address", default="dmarc-reports",
+        help="Local part of the address receivers send DMARC aggregate and TLS reports to "
+             "(rua=). Reports are recognised by their content whatever address they reach, so "
+             "this only needs to be delivered to Odoo like the catchall.")
+    dmarc_report_email = fields.Char("Report e-mail", compute="_compute_dmarc_records", groups="base.group_system")
+    dmarc_record_suggested = fields.Char(
+        "DMARC record to publish", compute="_compute_dmarc_records", groups="base.group_system",
+        help="TXT record at _dmarc.<domain>. Reports come to this database (rua=); no ruf=: "
+             "failure reports carry copies of messages, personal data.")
+    tlsrpt_record_suggested = fields.Char(
+        "TLS-RPT record to publish", compute="_compute_dmarc_records", groups="base.group_system",
+        help="TXT record at _smtp._tls.<domain>: receivers report failed encrypted deliveries to us.")
+    dmarc_report_count = fields.Integer(
+        "Reports", compute="_compute_dmarc_figures", groups="base.group_system",
+        help="DMARC aggregate and TLS reports received for this domain.")
+    dmarc_our_share = fields.Float(
+        "Our mail passing DMARC (%)", compute="_compute_dmarc_figures", groups="base.group_system",
+        digits=(5, 1),
+        help="Over the last 30 days: messages from our outgoing servers (or their provider) that "
+             "passed DMARC with alignment, in percent of all our messages the receivers reported.")
+    dmarc_our_messages = fields.Integer(
+        "Our messages (30 days)", compute="_compute_dmarc_figures", groups="base.group_system",
+        help="Messages the receivers saw from our outgoing servers and their provider.")
+    dmarc_our_failing = fields.Integer(
+        "Our failing messages (30 days)", compute="_compute_dmarc_figures", groups="base.group_system",
+        help="Messages of ours that failed DMARC: see the sources and fixes below.")
+    dmarc_unknown_messages = fields.Integer(
+        "Unknown senders' messages (30 days)", compute="_compute_dmarc_figures", groups="base.group_system",
+        help="Messages in this domain's name from sources that are none of our servers: "
+             "forwarding and mailing lists, another service you forgot, or spoofing.")
+    dmarc_tls_failures = fields.Integer(
+        "Failed TLS sessions (30 days)", compute="_compute_dmarc_figures", groups="base.group_system",
+        help="Deliveries to our MX hosts that could not be encrypted, from SMTP TLS reports.")
+    dmarc_policy_suggestion = fields.Char(
+        "Policy advice", compute="_compute_dmarc_figures", groups="base.group_system",
+        help="When 30 days of reports show our mail passing at 98% or more, move the DMARC policy "
+             "from none to quarantine, then to reject: forged mail is then refused.")
+    dmarc_details = fields.Html(
+        "Report details", compute="_compute_dmarc_figures", groups="base.group_system", sanitize=True,
+        help="Our failing sources with their fix, unknown senders, failed TLS sessions (30 days).")
+
+    @api.depends("name", "dmarc_report_alias")
+    def _compute_dmarc_records(self):
+        for alias_domain in self:
+            records = alias_domain._dmarc_suggested_records()
+            alias_domain.dmarc_report_email = records["email"]
+            alias_domain.dmarc_record_suggested = records["dmarc"]
+            alias_domain.tlsrpt_record_suggested = records["tlsrpt"]
+
+    @api.constrains("dmarc_report_alias")
+    def _check_dmarc_report_alias(self):
+        for alias_domain in self.filtered("dmarc_report_alias"):
+            local = alias_domain.dmarc_report_alias
+            address = f"{local}@{alias_domain.name}"
+            if "@" in local or email_normalize(address) != address.lower():
+                raise ValidationError(self.env._(
+                    "Alias domain %(domain)s: the report address %(value)r must be a local part "
+                    "such as dmarc-reports.", domain=alias_domain.name, value=local))
+
+    def _dmarc_suggested_records(self):
+        """{"email", "dmarc", "tlsrpt"}: the report address and the DMARC and TLS-RPT records
+        that send reports to it (for the DNS check to suggest). The policy is the one the
+        receivers last saw (none before any report): moving it on is the policy advice's job."""
+        self.ensure_one()
+        if not self.name:
+            return {"email": False, "dmarc": False, "tlsrpt": False}
+        email = f"{self.dmarc_report_alias or 'dmarc-reports'}@{self.name}"
+        last = self.env["mail.dmarc.report"].sudo().search(
+            [("alias_domain_id", "=", self.id), ("kind", "=", "dmarc")], order="date_end desc", limit=1) \
+            if self.id else None
+        policy = (last.policy_p if last else None) or "none"
+        return {"email": email, "dmarc": dr.dmarc_record(policy, email), "tlsrpt": dr.tlsrpt_record(email)}
+
+    def _compute_dmarc_figures(self):
+        Line = self.env["mail.dmarc.report.line"].sudo()
+        counts = dict(self.env["mail.dmarc.report"].sudo()._read_group(
+            [("alias_domain_id", "in", self.ids)], ["alias_domain_id"], ["__count"]))
+        _hosts, _domains, providers = self.env["mail.dmarc.report"].sudo()._dmarc_our_servers()
+        provider = next(iter(providers), None)
+        _ = self.env._
+        for alias_domain in self:
+            alias_domain.dmarc_report_count = counts.get(alias_domain, 0)
+            if not alias_domain.id or not alias_domain.dmarc_report_count:
+                alias_domain.update({
+                    "dmarc_our_share": 0, "dmarc_our_messages": 0, "dmarc_our_failing": 0,
+                    "dmarc_unknown_messages": 0, "dmarc_tls_failures": 0, "dmarc_details": False,
+                    "dmarc_policy_suggestion": _("No report received yet: publish the DMARC record "
+                                                 "below and wait a day or two.")})
+                continue
+            figures = Line._dmarc_figures(alias_domain)
+            share = figures["share"]
+            percent = round(share * 100, 1) if share is not None else 0
+            if figures["next_policy"]:
+                advice = _("30 days of our mail pass DMARC at %(share)s%%: move the policy from "
+                           "p=%(current)s to p=%(next)s.", share=percent,
+                           current=figures["policy"], next=figures["next_policy"])
+            elif share is not None and share < dr.PASS_THRESHOLD:
+                advice = _("Keep p=%(current)s until our failing sources below are fixed.",
+                           current=figures["policy"])
+            elif figures["policy"] == "reject":
+                advice = _("Policy p=reject: receivers refuse mail forged in this domain's name.")
+            else:
+                advice = _("Keep p=%(current)s: the policy can move on once 30 days of our mail "
+                           "pass at 98%% or more.", current=figures["policy"])
+            rows = []
+            for values, count in figures["failing"]:
+                fixes = " ".join([dr.render(text, self.env.lang) for text in dr.fixes(
+                    values, values.get("header_from") or alias_domain.name, provider)])
+                rows.append(Markup("<li><b>%s</b> (%s): %s</li>") % (values["source_ip"], count, fixes))
+            unknown = [Markup("<li>%s: %s</li>") % (ip, count) for ip, count in figures["unknown"]]
+            category = self.env["mail.dmarc.report.line"]._fields["tls_category"]
+            tls_names = dict(category._description_selection(self.env))
+            tls = [Markup("<li>%s: %s</li>") % (tls_names.get(category, category), count)
+                   for category, count in figures["tls"].items()]
+            html = Markup()
+            for title, items in ((_("Our sources failing alignment, and the fix"), rows),
+                                 (_("Unknown sources sending in our name (messages)"), unknown),
+                                 (_("Failed TLS sessions by type"), tls)):
+                if items:
+                    html += Markup("<p><b>%s</b></p><ul>%s</ul>") % (escape(title), Markup("").join(items))
+            alias_domain.update({
+                "dmarc_our_share": percent,
+                "dmarc_our_messages": figures["ours_total"],
+                "dmarc_our_failing": figures["ours_total"] - figures["ours_pass"],
+                "dmarc_unknown_messages": figures["unknown_total"],
+                "dmarc_tls_failures": sum(figures["tls"].values()),
+                "dmarc_policy_suggestion": advice,
+                "dmarc_details": html or False,
+            })
+
+    def _dmarc_lines_action(self, name, domain, view="list"):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("mail_deliverability.action_mail_dmarc_report_line")
+        action.update(name=name, domain=[("alias_domain_id", "=", self.id), *domain],
+                      context={"search_default_filter_last_30_days": 1})
+        if view == "graph":
+            action["views"] = [(False, "graph"), (False, "list")]
+            action["context"] = dict(action["context"], graph_measure="pass_count")
+        return action
+
+    def action_dmarc_reports(self):
+        """The reports received for this domain."""
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("mail_deliverability.action_mail_dmarc_report")
+        action.update(domain=[("alias_domain_id", "=", self.id)], context={})
+        return action
+
+    def action_dmarc_our_lines(self):
+        return self._dmarc_lines_action(self.env._("Our mail"), [("kind", "=", "dmarc"),
+                                        ("source_kind", "in", ("ours", "provider"))])
+
+    def action_dmarc_our_failing(self):
+        return self._dmarc_lines_action(self.env._("Our failing mail"), [
+            ("kind", "=", "dmarc"), ("source_kind", "in", ("ours", "provider")), ("dmarc_pass", "=", False)])
+
+    def action_dmarc_unknown_lines(self):
+        return self._dmarc_lines_action(self.env._("Unknown senders"), [
+            ("kind", "=", "dmarc"), ("source_kind", "=", "unknown")])
+
+    def action_dmarc_tls_lines(self):
+        return self._dmarc_lines_action(self.env._("Failed TLS sessions"), [("kind", "=", "tlsrpt")])
+
+    def action_dmarc_chart(self):
+        """Daily chart of passing and failing messages (all sources)."""
+        return self._dmarc_lines_action(self.env._("Daily DMARC results"), [("kind", "=", "dmarc")], view="graph")

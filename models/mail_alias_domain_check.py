@@ -209,7 +209,7 @@ class MailAliasDomainCheck(models.Model):
                 "summary": result.summary or False,
                 "records_seen": "\n".join(result.records) or False,
                 "advice": "\n\n".join(filter(None, [result.advice_text(),
-                                                    *self._dns_extra_advice(alias_domain, kind)])) or False,
+                                                    *self._dns_extra_advice(alias_domain, kind, result)])) or False,
                 "record_to_publish": result.record_to_publish or False,
                 "checked_on": now,
             }
@@ -233,11 +233,24 @@ class MailAliasDomainCheck(models.Model):
             checks.activity_unlink(["mail.mail_activity_data_todo"])
 
     @api.model
-    def _dns_extra_advice(self, alias_domain, kind):
+    def _dns_extra_advice(self, alias_domain, kind, result):
         """Advice that comes from this database rather than from DNS: on the catchall's MX
-        check, turning reply keys on once their probe came back."""
+        check, turning reply keys on once their probe came back; on the DMARC check, the
+        records that send the receivers' reports to this database (no ruf=: failure reports
+        carry personal data)."""
         if kind == "mx":
             return [alias_domain._md_reply_key_suggestion() or ""]
+        if kind == "dmarc":
+            suggested = alias_domain._dmarc_suggested_records()
+            seen = " ".join(result.records).lower()
+            if suggested["email"] and f"mailto:{suggested['email'].lower()}" not in seen:
+                return [self.env._(
+                    "To read in Odoo what receivers report about your mail, send their reports to "
+                    "%(email)s: publish at _dmarc.%(domain)s the record %(dmarc)s (keep your own "
+                    "policy), and at _smtp._tls.%(domain)s the record %(tlsrpt)s. The reports appear "
+                    "on this alias domain, tab What receivers report.",
+                    email=suggested["email"], domain=alias_domain.name, dmarc=suggested["dmarc"],
+                    tlsrpt=suggested["tlsrpt"])]
         return []
 
     def _dns_notify_admins(self):

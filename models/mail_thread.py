@@ -34,7 +34,6 @@ class MailThread(models.AbstractModel):
         """Odoo's rules (to a bounce address, from a MAILER-DAEMON, a multipart/report), with
         the bounce addresses of the alias domains cached instead of searched for every incoming
         e-mail; replaced bounce addresses and signed ones (``<bounce>+<token>@<domain>``) too."""
-
         recipients = {email_normalize(e) or e for e in email_split(message_dict.get("to") or "")}
         senders = email_split(message_dict.get("email_from") or "")
         if dsn.is_delivery_report(recipients, self.env["mail.alias.domain"]._md_bounce_emails(),
@@ -193,7 +192,6 @@ class MailThread(models.AbstractModel):
     def _gateway_unroutable_reason(self, msg_dict):
         """'domain_not_allowed' (with the alias) when a recipient's local part is an alias
         reached on a domain outside ``mail.catchall.domain.allowed``, else 'unroutable'."""
-
         allowed = self.env["ir.config_parameter"].sudo().get_param("mail.catchall.domain.allowed")
         if not allowed:
             return "unroutable", {}
@@ -228,7 +226,6 @@ class MailThread(models.AbstractModel):
         The direct entrance of :meth:`_gateway_receive` (incoming servers and the MX gateway
         use it too): errors are raised as stock does, after the message was quarantined.
         """
-
         if isinstance(message, xmlrpc.client.Binary):
             message = bytes(message.data)
         if isinstance(message, str):
@@ -263,8 +260,6 @@ class MailThread(models.AbstractModel):
         them, or a Message-Id stock ignores: skipped as a duplicate, routing rolled back),
         auto-reply policy (RFC 3834), loop limit, stock processing.
         """
-
-
         result = {"outcome": "processed", "thread_id": False, "entry": None, "error": None,
                   "destinations": ()}
         bypass = self._gateway_bypass()
@@ -339,13 +334,17 @@ class MailThread(models.AbstractModel):
     def _gateway_process(self, raw, progress, model, custom_values, save_original,
                          strip_attachments, thread_id):
         """The steps of ``message_process``; ``progress`` tells the caller which one failed."""
-
-
-
         bypass = self._gateway_bypass()
         email_message = email.message_from_bytes(raw, policy=email.policy.SMTP)
         msg_dict = self.message_parse(email_message, save_original=save_original)
         progress.update(step="check", msg_dict=msg_dict)
+        # ---- DMARC aggregate and TLS reports: recognised by content whatever the recipient,
+        #      stored (mail.dmarc.report), never routed to an alias ----
+        reports = self.env["mail.dmarc.report"]._gateway_read_reports(email_message)
+        if reports["refused"]:
+            return self._gateway_held(progress, raw, reports["reason"], reports["refused"])
+        if reports["stored"] is not None:
+            return False
         if msg_dict.get("is_bounce"):
             msg_dict["md_raw"] = raw  # the report as received, kept with its bounce events
         if strip_attachments:
@@ -492,7 +491,6 @@ class MailThread(models.AbstractModel):
         ``mail.gateway.loop.threshold`` the next one creates nothing.  Allow-listed senders
         (``mail.gateway.allowed``) are exempt.  Constant queries, all indexed.
         """
-
         sender = email_normalize(message_dict.get("email_from"))
         creating = [(model, alias) for model, thread_id, _cv, _uid, alias in routes or () if not thread_id]
         if not sender or not creating:
@@ -518,7 +516,6 @@ class MailThread(models.AbstractModel):
     @api.model
     def _gateway_send_loop_notice(self, message, message_dict):
         """Tell the sender once per window that its mail is held (tagged so replies are ignored)."""
-
         body = self.env["ir.qweb"]._render(
             "mail.message_notification_limit_email", {"email": message_dict.get("to")},
             minimal_qcontext=True, raise_if_not_found=False)
@@ -532,8 +529,6 @@ class MailThread(models.AbstractModel):
         """Answer refused mail without ever feeding a loop: never to automatic mail or a null
         sender, always with ``Auto-Submitted: auto-replied`` and an empty envelope sender,
         and loop notices / catchall answers at most once per sender per window."""
-
-
         context = self.env.context
         if (context.get("mail_gateway_no_answer") or context.get("mail_gateway_automatic")
                 or autoreply.is_null_sender(message.get("Return-Path"))
@@ -647,7 +642,6 @@ class MailThread(models.AbstractModel):
     def _md_route_with_release(self, message, message_dict, model=None, thread_id=None, custom_values=None):
         """Stock routing, with internationalised recipient domains matched in IDNA form and,
         on release, the quarantine entry's alias as the route of last resort."""
-
         if message_dict.get("recipients") and self.env["ir.config_parameter"].sudo().get_param(
                 "mail.catchall.domain.allowed"):
             extra = []

@@ -45,3 +45,7 @@ from . import test_screens_words
 # reply keys
 from . import test_reply_key_tools
 from . import test_reply_keys
+# DMARC and TLS reports
+from . import test_dmarc_tools
+from . import test_dmarc_reports
+from . import test_dmarc_entrances

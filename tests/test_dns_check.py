@@ -192,6 +192,23 @@ class TestDnsCheckZones(DnsCheckCase):
         self.assertIn("fails DMARC", checks["dmarc"].summary)
         self.assertIn("reject", checks["dmarc"].summary)
 
+    def test_advice_from_this_database(self):
+        """The DMARC check suggests the records that send receivers' reports here (rua=, no
+        ruf=); the MX check suggests reply keys once their probe came back."""
+        alias_domain, checks = self.check("mail.orgdmarc.test")
+        self.assertIn("_dmarc.mail.orgdmarc.test", checks["dmarc"].advice)
+        self.assertIn("rua=mailto:dmarc-reports@mail.orgdmarc.test", checks["dmarc"].advice)
+        self.assertNotIn("ruf=", checks["dmarc"].advice)
+        self.assertIn("v=TLSRPTv1; rua=mailto:dmarc-reports@mail.orgdmarc.test", checks["dmarc"].advice)
+        self.assertNotIn("Reply keys", checks["mx"].advice or "")
+        now = fields.Datetime.now()
+        alias_domain.write({"reply_keys": False, "reply_key_probe_sent_on": now,
+                            "reply_key_probe_received_on": now, "reply_key_probe_via": "MX gateway"})
+        self.assertEqual(alias_domain.reply_key_probe_state, "ok")
+        alias_domain.action_dns_check()
+        mx = alias_domain.dns_check_ids.filtered(lambda check: check.kind == "mx")
+        self.assertIn("turn Reply keys on", mx.advice)
+
     def test_no_mx(self):
         _alias_domain, checks = self.check("nomx.test")
         self.assertStatuses(checks, spf="ok", mx="error")

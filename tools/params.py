@@ -286,3 +286,24 @@ def bounce_retention(get_param):
         days = BOUNCE_RETENTION_DEFAULT
     period = bounce_blacklist_rule(get_param)[1]
     return max(days, period), period, days < period
+
+
+# ---- DMARC and TLS reports (retention of the reports the receivers send) ----
+DMARC_RETENTION_DAYS = "mail_deliverability.dmarc_report_retention_days"
+DMARC_RETENTION_DEFAULT = 400  # a year of reports, to compare a month with the same one last year
+
+
+@validator(DMARC_RETENTION_DAYS)
+def dmarc_report_retention_days(key, value):
+    """Days DMARC aggregate and TLS reports are kept after their period ends."""
+    return positive_integer(key, value)
+
+
+def dmarc_retention_days(get_param):
+    """Days reports are kept, from ``get_param(key)``; the default for an empty or broken value."""
+    raw = get_param(DMARC_RETENTION_DAYS)
+    try:
+        return int(normalize_param(DMARC_RETENTION_DAYS, raw)) if raw not in (False, None, "") \
+            else DMARC_RETENTION_DEFAULT
+    except (TypeError, ValueError):
+        return DMARC_RETENTION_DEFAULT
