@@ -38,7 +38,7 @@ class MailDmarcReport(models.Model):
     org_name = fields.Char("Reporting organisation", required=True, readonly=True, index=True,
                            help="The receiver that sent the report (google.com, Outlook.com, Yahoo...).")
     org_email = fields.Char("Reporter contact", readonly=True)
-    domain = fields.Char("Domain", required=True, readonly=True, index=True,
+    domain = fields.Char(required=True, readonly=True, index=True,
                          help="The domain whose policy the receiver applied (the policy published).")
     date_begin = fields.Datetime("From", required=True, readonly=True, index=True)
     date_end = fields.Datetime("To", required=True, readonly=True)
@@ -59,7 +59,7 @@ class MailDmarcReport(models.Model):
     tls_failure_count = fields.Integer("Failed TLS sessions", readonly=True)
     alias_domain_id = fields.Many2one("mail.alias.domain", "Alias domain", readonly=True, index=True,
                                       ondelete="cascade")
-    company_id = fields.Many2one("res.company", "Company", readonly=True, index=True)
+    company_id = fields.Many2one("res.company", readonly=True, index=True)
     line_ids = fields.One2many("mail.dmarc.report.line", "report_id", "Rows", readonly=True)
 
     _sql_constraints = [

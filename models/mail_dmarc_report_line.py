@@ -21,12 +21,12 @@ class MailDmarcReportLine(models.Model):
     _description = "DMARC / TLS Report Row"
     _order = "date desc, id"
 
-    report_id = fields.Many2one("mail.dmarc.report", "Report", required=True, ondelete="cascade", index=True)
+    report_id = fields.Many2one("mail.dmarc.report", required=True, ondelete="cascade", index=True)
     kind = fields.Selection([("dmarc", "DMARC aggregate"), ("tlsrpt", "SMTP TLS")], required=True,
                             default="dmarc", index=True)
     date = fields.Date("Day", required=True, index=True, help="First day of the report's period.")
     alias_domain_id = fields.Many2one("mail.alias.domain", "Alias domain", index=True, ondelete="cascade")
-    company_id = fields.Many2one("res.company", "Company", index=True)
+    company_id = fields.Many2one("res.company", index=True)
     org_name = fields.Char(related="report_id.org_name", string="Reporting organisation")
     source_ip = fields.Char("Source IP", index=True, help="The address the messages came from.")
     source_kind = fields.Selection(
@@ -37,14 +37,14 @@ class MailDmarcReportLine(models.Model):
     count = fields.Integer("Messages", help="Messages (DMARC) or failed sessions (TLS) of this row.")
     pass_count = fields.Integer("Passing messages", help="Messages of this row passing DMARC (for the chart).")
     fail_count = fields.Integer("Failing messages", help="Messages of this row failing DMARC, or failed TLS sessions.")
-    disposition = fields.Char("Disposition", help="What the receiver did: none, quarantine or reject.")
+    disposition = fields.Char(help="What the receiver did: none, quarantine or reject.")
     dmarc_pass = fields.Boolean("DMARC pass", help="DKIM or SPF passed and aligned with the From domain.")
-    result = fields.Selection([("pass", "Pass"), ("fail", "Fail")], "Result", index=True,
+    result = fields.Selection([("pass", "Pass"), ("fail", "Fail")], index=True,
                               help="DMARC: pass or fail. TLS: every row counts failed sessions.")
     dkim_aligned = fields.Selection(RESULTS, "DKIM aligned", help="DKIM result aligned with the From domain.")
     spf_aligned = fields.Selection(RESULTS, "SPF aligned", help="SPF result aligned with the From domain.")
-    header_from = fields.Char("Header From", help="Domain of the From address of the messages.")
-    envelope_from = fields.Char("Envelope From")
+    header_from = fields.Char(help="Domain of the From address of the messages.")
+    envelope_from = fields.Char()
     dkim_domains = fields.Char("DKIM domains", help="Domains that signed, with the result (domain:result).")
     dkim_selectors = fields.Char("DKIM selectors")
     spf_domains = fields.Char("SPF domains", help="Domains SPF checked, with the result (domain:result).")
