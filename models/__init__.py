@@ -24,6 +24,7 @@ from . import mail_mail_handover
 from . import mail_server_status
 # screens
 from . import mail_deliverability_overview
+from . import mail_deliverability_activity
 from . import res_config_settings
 # DMARC and TLS reports
 from . import mail_dmarc_report

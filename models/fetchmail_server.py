@@ -13,7 +13,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.addons.mail.models import fetchmail as stock_fetchmail
 
 from ..tools.fetchmail import FolderMissing, LoginFailed, connection_failure_cause
-from ..tools.mailgate import MAX_SIZE_PARAM, max_size
+from ..tools.mailgate import MAX_SIZE_PARAM
 from .fetchmail_message_key import ClaimDeferred
 
 _logger = logging.getLogger(__name__)
@@ -21,9 +21,6 @@ _logger = logging.getLogger(__name__)
 PARAM_BATCH = "mail_deliverability.fetchmail_batch_size"
 PARAM_BUDGET = "mail_deliverability.fetchmail_time_budget"
 PARAM_TIMEOUT = "mail_deliverability.fetchmail_timeout"
-DEFAULT_BATCH = 50
-DEFAULT_BUDGET = 240  # seconds: inside the 5-minute interval of the fetch cron
-DEFAULT_TIMEOUT = 60
 
 TRANSIENT_DB_ERRORS = (
     psycopg2.errors.SerializationFailure, psycopg2.errors.DeadlockDetected, psycopg2.errors.LockNotAvailable)
@@ -90,19 +87,14 @@ class FetchmailServer(models.Model):
 
     # -- parameters ----------------------------------------------------------------------------
 
-    def _md_param(self, key, default):
-        value = self.env["ir.config_parameter"].sudo().get_param(key)
-        try:
-            return int(value) if value else default
-        except ValueError:
-            return default
-
+    def _md_param(self, key):
+        return self.env["ir.config_parameter"].sudo()._md_param(key)
     # -- connection ----------------------------------------------------------------------------
 
     def _md_open(self):
         """Open the network connection (no login) with the configured timeout."""
         self.ensure_one()
-        timeout = self._md_param(PARAM_TIMEOUT, DEFAULT_TIMEOUT)
+        timeout = self._md_param(PARAM_TIMEOUT)
         # the classes stock's fetchmail module uses (looked up there, as modules that extend it
         # and their tests expect), opened with the configured timeout
         if self._get_connection_type() == "imap":
@@ -205,7 +197,7 @@ class FetchmailServer(models.Model):
         others = self - exact
         if others:
             super(FetchmailServer, others).fetch_mail(raise_exception=raise_exception)
-        deadline = time.monotonic() + self._md_param(PARAM_BUDGET, DEFAULT_BUDGET)
+        deadline = time.monotonic() + self._md_param(PARAM_BUDGET)
         for server in exact:
             if not server._md_lock():
                 _logger.info("Incoming server %s is being fetched by another worker: skipped.", server.name)
@@ -304,7 +296,7 @@ class FetchmailServer(models.Model):
         return result["outcome"]
 
     def _md_max_size(self):
-        return max_size(self.env["ir.config_parameter"].sudo().get_param(MAX_SIZE_PARAM))
+        return self._md_param(MAX_SIZE_PARAM)
 
     # -- IMAP ------------------------------------------------------------------------------------
 
@@ -319,7 +311,7 @@ class FetchmailServer(models.Model):
         return state
 
     def _md_fetch_imap(self, connection, deadline, stats):
-        batch_size = self._md_param(PARAM_BATCH, DEFAULT_BATCH)
+        batch_size = self._md_param(PARAM_BATCH)
         typ, data = connection.capability()
         capabilities = set((data[0] or b"").upper().split()) if typ == "OK" else set()
         if self.md_move_to:
@@ -422,7 +414,7 @@ class FetchmailServer(models.Model):
         Messages that failed stay on the server and are skipped for the rest of the run.
         ``holder["connection"]`` is the open connection, closed by the caller.
         """
-        batch_size = self._md_param(PARAM_BATCH, DEFAULT_BATCH)
+        batch_size = self._md_param(PARAM_BATCH)
         skipped = set()
         while True:
             connection = holder["connection"]

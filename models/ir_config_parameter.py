@@ -4,6 +4,7 @@ from odoo import api, fields, models, tools
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 
+from ..tools import params
 from ..tools.params import LEGACY_ALIAS_PARAMS, SENDING_PARAMS, normalize_param
 
 _logger = logging.getLogger(__name__)
@@ -34,11 +35,14 @@ class IrConfigParameter(models.Model):
             raise ValidationError(str(exc.args[0]) if exc.args else str(exc)) from None
 
     @api.model
-    def _md_sending_param(self, key, default=False):
-        """``get_param`` for the parameters the queue reads on every batch (SENDING_PARAMS):
-        the first one read fetches them all in one query."""
-        self.browse().check_access("read")
-        return self._md_sending_params().get(key) or default
+    def _md_param(self, key, default=None):
+        """One of the module's parameters (``tools/params.DEFAULTS``), typed, its declared
+        default (or ``default``) when empty or invalid. Those the queue reads on every batch
+        (SENDING_PARAMS) come from one cached query."""
+        if key in SENDING_PARAMS:
+            self.browse().check_access("read")
+            return params.read(self._md_sending_params().get, key, default)
+        return params.read(self.get_param, key, default)
 
     @api.model
     @tools.ormcache()

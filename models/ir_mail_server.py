@@ -73,7 +73,7 @@ class IrMailServer(models.Model):
     def _md_legacy_params(self):
         """(mail.force.smtp.from, mail.dynamic.smtp.from) and the authorised domains."""
         icp = self.env["ir.config_parameter"].sudo()
-        force, dynamic = (icp._md_sending_param(key) for key in LEGACY_FROM_PARAMS)
+        force, dynamic = (icp._md_param(key) for key in LEGACY_FROM_PARAMS)
         domains = ()
         if dynamic and not force:
             domains = tuple(self.env["mail.alias.domain"].sudo().search([]).mapped("name"))

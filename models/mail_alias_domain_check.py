@@ -86,14 +86,9 @@ class MailAliasDomainCheck(models.Model):
     def _dns_resolver(self):
         """The resolver of the system parameters (validated when written)."""
         icp = self.env["ir.config_parameter"].sudo()
-        servers = icp.get_param(PARAM_DNS_NAMESERVERS) or ""
-        try:
-            port = int(icp.get_param(PARAM_DNS_PORT) or dns_lookup.DEFAULT_PORT)
-            timeout = float(icp.get_param(PARAM_DNS_TIMEOUT) or dns_lookup.DEFAULT_TIMEOUT)
-        except ValueError:  # written before the module validated it
-            port, timeout = dns_lookup.DEFAULT_PORT, dns_lookup.DEFAULT_TIMEOUT
+        servers = icp._md_param(PARAM_DNS_NAMESERVERS) or ""
         nameservers = [s.strip() for s in servers.split(",") if s.strip()]
-        return dns_lookup.make_resolver(nameservers, port, timeout)
+        return dns_lookup.make_resolver(nameservers, icp._md_param(PARAM_DNS_PORT), icp._md_param(PARAM_DNS_TIMEOUT))
 
     @api.model
     def _dns_run(self, alias_domains):

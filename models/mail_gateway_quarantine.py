@@ -10,7 +10,7 @@ from odoo import api, fields, models, tools
 from odoo.exceptions import UserError
 from odoo.tools.mail import decode_message_header
 
-from ..tools.gateway import DEFAULT_LOOP_MINUTES, DEFAULT_LOOP_THRESHOLD, DEFAULT_RETENTION_DAYS, int_param
+from ..tools.gateway import DEFAULT_LOOP_MINUTES, DEFAULT_LOOP_THRESHOLD, DEFAULT_RETENTION_DAYS
 
 _logger = logging.getLogger(__name__)
 
@@ -248,13 +248,12 @@ class MailGatewayQuarantine(models.Model):
     @api.model
     def _cron_purge(self):
         """Delete entries older than the retention (days), and receipts past the loop window."""
-        days = int_param(self.env["ir.config_parameter"].sudo().get_param(RETENTION_PARAM),
-                         DEFAULT_RETENTION_DAYS)
+        days = self.env["ir.config_parameter"].sudo()._md_param(RETENTION_PARAM)
         limit = self.env.cr.now() - timedelta(days=days)
         old = self.sudo().search([("create_date", "<", limit)])
         count = len(old)
         old.unlink()
-        minutes = int_param(self.env["ir.config_parameter"].sudo().get_param("mail.gateway.loop.minutes"), 120)
+        minutes = self.env["ir.config_parameter"].sudo()._md_param("mail.gateway.loop.minutes")
         self.env["mail.gateway.receipt"].sudo()._purge(
             self.env.cr.now() - max(timedelta(days=1), timedelta(minutes=minutes)))
         _logger.info("Quarantine purge: %d entries older than %d days deleted", count, days)

@@ -8,7 +8,7 @@ import psycopg2
 
 from odoo import SUPERUSER_ID, api, fields, models, tools
 from odoo.modules.registry import Registry
-from odoo.tools import SQL, config, str2bool
+from odoo.tools import SQL, config
 
 from ..tools import autoreply, smtp_retry
 from ..tools import from_filter as ff
@@ -59,8 +59,7 @@ class MailMail(models.Model):
         # mass_mailing installed: a mailing's Dedicated Server obeys its FROM filter too when
         # enabled (the default, as the documentation wants; "False" restores stock)
         icp = self.env["ir.config_parameter"].sudo()
-        mass = "mailing_id" in self._fields and str2bool(
-            icp._md_sending_param(DEDICATED_FILTER_PARAM, "True"))
+        mass = "mailing_id" in self._fields and icp._md_param(DEDICATED_FILTER_PARAM)
         rows = self.read(["email_from", "mail_server_id", "record_alias_domain_id"]
                          + (["mailing_id"] if mass else []))
         groups = defaultdict(list)
@@ -95,8 +94,13 @@ class MailMail(models.Model):
                     sender or "", servers, finder._md_notification_email(), legacy,
                     forced_server_id=server_id, filter_forced=from_mailing)
             else:
+                # Odoo's extension point decides; the same rules, asked as a value, explain it
+                server, smtp_from = finder._find_mail_server(sender, mail_servers)
                 legacy = legacy or IrMailServer._md_legacy_params()
                 decision = finder._md_decide(sender or "", servers, finder._md_notification_email(), legacy)
+                if (server.id if server else False) != (decision.server_id or False) \
+                        or smtp_from != decision.email_from:
+                    decision = ff.overridden_decision(decision, server.id if server else None, smtp_from)
             lang = self.env.lang
             explanation = "\n".join([decision.explanation(lang)] + [
                 self.env._("Passed over %s", line)
@@ -118,7 +122,7 @@ class MailMail(models.Model):
             key = (decision.server_id or server_id or False, alias_domain_id,
                    decision.email_from if decision.rewritten or not server_id else sender)
             routed[key].extend(row["id"] for row in group_rows)
-        batch_size = int(icp._md_sending_param("mail.session.batch.size", 0)) or 1000
+        batch_size = icp._md_param("mail.session.batch.size")
         for (server_id, alias_domain_id, smtp_from), ids in routed.items():
             for batch_ids in tools.split_every(batch_size, ids):
                 yield server_id, alias_domain_id, smtp_from, batch_ids
@@ -388,12 +392,8 @@ class MailMail(models.Model):
     def _md_retry_params(self):
         """(attempts, delays): read on the failure path only."""
         icp = self.env["ir.config_parameter"].sudo()
-        attempts = int(icp.get_param("mail_deliverability.queue_max_attempts")
-                       or smtp_retry.DEFAULT_ATTEMPTS)
-        try:
-            delays = smtp_retry.parse_delays(icp.get_param("mail_deliverability.queue_retry_delays"))
-        except ValueError:
-            delays = smtp_retry.DEFAULT_DELAYS
+        attempts = icp._md_param("mail_deliverability.queue_max_attempts")
+        delays = smtp_retry.parse_delays(icp._md_param("mail_deliverability.queue_retry_delays"))
         return attempts, delays
 
     @api.model
@@ -424,8 +424,7 @@ class MailMail(models.Model):
         """Send one batch of due e-mails, oldest first, claimed so that several workers never
         send the same e-mail (see README "Outgoing queue")."""
         auto_commit = not getattr(threading.current_thread(), "testing", False)
-        batch_size = int(self.env["ir.config_parameter"].sudo()._md_sending_param(
-            "mail.mail.queue.batch.size", batch_size))
+        batch_size = self.env["ir.config_parameter"].sudo()._md_param("mail.mail.queue.batch.size", batch_size)
         now = fields.Datetime.now()
         domain = self._md_queue_domain(now) + list(self.env.context.get("filters") or [])
         if ids:

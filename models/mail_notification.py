@@ -12,7 +12,6 @@ ROUTE_FIELDS = {"md_route_server_id": "md_route_server_id", "md_route_from": "md
 def notification_route(mail_route):
     """The notification's route values from an e-mail's routing record."""
     return {field: mail_route.get(key) or False for field, key in ROUTE_FIELDS.items()}
-ROUTE_RETENTION_DEFAULT = 180
 
 
 class MailNotification(models.Model):
@@ -62,8 +61,7 @@ class MailNotification(models.Model):
     @api.autovacuum
     def _gc_md_route(self):
         """Routes older than the retention period are forgotten (the notification stays)."""
-        icp = self.env["ir.config_parameter"].sudo()
-        days = int(icp.get_param(ROUTE_RETENTION_PARAM) or ROUTE_RETENTION_DEFAULT)
+        days = self.env["ir.config_parameter"].sudo()._md_param(ROUTE_RETENTION_PARAM)
         before = fields.Datetime.now() - datetime.timedelta(days=days)
         self.flush_model(["md_route_rule"])
         self.env.cr.execute(

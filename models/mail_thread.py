@@ -108,11 +108,8 @@ class MailThread(models.AbstractModel):
     @api.model
     def _gateway_loop_settings(self):
         """(minutes, threshold) of the loop window, defaults as documented (120, 20)."""
-        get_param = self.env["ir.config_parameter"].sudo().get_param
-        return (
-            gateway.int_param(get_param("mail.gateway.loop.minutes"), gateway.DEFAULT_LOOP_MINUTES),
-            gateway.int_param(get_param("mail.gateway.loop.threshold"), gateway.DEFAULT_LOOP_THRESHOLD),
-        )
+        icp = self.env["ir.config_parameter"].sudo()
+        return icp._md_param("mail.gateway.loop.minutes"), icp._md_param("mail.gateway.loop.threshold")
 
     @api.model
     def _gateway_window_start(self):
@@ -266,7 +263,7 @@ class MailThread(models.AbstractModel):
         size = len(raw) if size is None else size
         refusal = None
         if "oversize" not in bypass:
-            limit = mailgate.max_size(self.env["ir.config_parameter"].sudo().get_param(mailgate.MAX_SIZE_PARAM))
+            limit = self.env["ir.config_parameter"].sudo()._md_param(mailgate.MAX_SIZE_PARAM)
             if size > limit:
                 kept = self.env._(
                     "Only its header section was fetched and is kept here; the whole message stays "

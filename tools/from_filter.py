@@ -242,6 +242,15 @@ class Decision:
                 for srv in order_servers(servers) if srv.id in self.passed_over]
 
 
+def overridden_decision(decision, server_id, email_from):
+    """``decision`` as another module's ``_find_mail_server`` changed it: its server and From,
+    said in the explanation."""
+    return Decision(server_id, email_from, decision.rule, decision.rewritten or email_from != decision.email_from,
+                    [*decision.reasons, _lt("Another module's routing (ir.mail_server._find_mail_server) "
+                                           "chose this server and the From %(email_from)s instead.",
+                                           email_from=email_from)], dict(decision.passed_over))
+
+
 def apply_legacy_parameters(sender, force_from=None, dynamic_from=None, authorised_domains=()):
     """Rewrite the sender as the legacy ``mail.force.smtp.from`` / ``mail.dynamic.smtp.from``
     parameters ask; returns (sender, reason or None)."""

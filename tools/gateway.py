@@ -5,12 +5,13 @@ import re
 from odoo.tools import LazyTranslate
 
 from . import from_filter
+from .params import DEFAULTS
 
 _lt = LazyTranslate(__name__)
 
-DEFAULT_LOOP_MINUTES = 120
-DEFAULT_LOOP_THRESHOLD = 20
-DEFAULT_RETENTION_DAYS = 90
+DEFAULT_LOOP_MINUTES = DEFAULTS["mail.gateway.loop.minutes"]
+DEFAULT_LOOP_THRESHOLD = DEFAULTS["mail.gateway.loop.threshold"]
+DEFAULT_RETENTION_DAYS = DEFAULTS["mail.gateway.quarantine.retention.days"]
 # Tag put in the Message-Id/References of our loop notices: a reply to one is never processed.
 LOOP_NOTICE_TAG = "loop-detection-bounce-email"
 

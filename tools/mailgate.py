@@ -13,11 +13,12 @@ from email.utils import getaddresses
 from odoo.tools import LazyTranslate
 
 from .from_filter import normalize_domain
+from .params import DEFAULTS
 
 _lt = LazyTranslate(__name__)
 
 MAX_SIZE_PARAM = "mail_deliverability.mailgate_max_size"
-DEFAULT_MAX_SIZE = 25 * 1024 * 1024
+DEFAULT_MAX_SIZE = DEFAULTS[MAX_SIZE_PARAM]
 # Odoo refuses HTTP bodies above 128 MiB before any code of ours runs: stay well below.
 HARD_MAX_SIZE = 100 * 1024 * 1024
 

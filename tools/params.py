@@ -111,14 +111,7 @@ def bounce_blacklist_spread(key, value):
 
 def bounce_blacklist_rule(get_param):
     """(count, period_days, spread_days) from ``get_param(key)``; defaults for empty values."""
-    values = []
-    for key, default in BOUNCE_BLACKLIST_DEFAULTS.items():
-        raw = get_param(key)
-        try:
-            values.append(int(normalize_param(key, raw)) if raw not in (False, None, "") else default)
-        except (TypeError, ValueError):
-            values.append(default)
-    return tuple(values)
+    return tuple(read(get_param, key) for key in BOUNCE_BLACKLIST_DEFAULTS)
 
 
 # ---- gateway guard (loop limits, allowed domains, retention) ----
@@ -278,12 +271,7 @@ def bounce_retention(get_param):
     """(days kept, blocklist period, whether the setting was raised to that period) from
     ``get_param(key)``: the automatic blocklist counts hard bounces over its period, so the
     purge never keeps fewer days than that, whatever the parameter says."""
-    raw = get_param(BOUNCE_RETENTION_DAYS)
-    try:
-        days = int(normalize_param(BOUNCE_RETENTION_DAYS, raw)) if raw not in (False, None, "") \
-            else BOUNCE_RETENTION_DEFAULT
-    except (TypeError, ValueError):
-        days = BOUNCE_RETENTION_DEFAULT
+    days = read(get_param, BOUNCE_RETENTION_DAYS)
     period = bounce_blacklist_rule(get_param)[1]
     return max(days, period), period, days < period
 
@@ -301,9 +289,63 @@ def dmarc_report_retention_days(key, value):
 
 def dmarc_retention_days(get_param):
     """Days reports are kept, from ``get_param(key)``; the default for an empty or broken value."""
-    raw = get_param(DMARC_RETENTION_DAYS)
+    return read(get_param, DMARC_RETENTION_DAYS)
+
+
+# ---- defaults: every parameter the module reads, with its default, declared once (None: a
+#      text without default) ----
+DEFAULTS = {
+    # gateway guard
+    "mail.gateway.loop.minutes": 120,
+    "mail.gateway.loop.threshold": 20,
+    "mail.gateway.quarantine.retention.days": 90,
+    "mail.catchall.domain.allowed": None,
+    # outgoing routing and queue
+    "mail.default.from_filter": None,
+    LEGACY_FROM_PARAMS[0]: None,
+    LEGACY_FROM_PARAMS[1]: None,
+    DEDICATED_FILTER_PARAM: True,
+    "mail.mail.queue.batch.size": 1000,
+    "mail.session.batch.size": 1000,
+    "mail_deliverability.queue_max_attempts": 5,
+    "mail_deliverability.queue_retry_delays": "5,15,60,240",
+    ROUTE_RETENTION_PARAM: 180,
+    # incoming servers and the MX gateway
+    "mail_deliverability.fetchmail_batch_size": 50,
+    "mail_deliverability.fetchmail_time_budget": 240,
+    "mail_deliverability.fetchmail_timeout": 60,
+    "mail_deliverability.mailgate_max_size": 25 * 1024 * 1024,
+    # DNS checks
+    PARAM_DNS_NAMESERVERS: None,
+    PARAM_DNS_PORT: 53,
+    PARAM_DNS_TIMEOUT: 3.0,
+    # bounces and reports
+    **BOUNCE_BLACKLIST_DEFAULTS,
+    BOUNCE_RETENTION_DAYS: BOUNCE_RETENTION_DEFAULT,
+    DMARC_RETENTION_DAYS: DMARC_RETENTION_DEFAULT,
+}
+
+
+def read(get_param, key, default=None):
+    """The value of ``key`` from ``get_param(key)``, of its default's type (bool, int, float
+    or text): checked by its validator, and its declared default (or ``default``, a caller's
+    own) when it is empty or invalid (a value written before the module checked it). The one
+    reader of the module's parameters: ``ir.config_parameter._md_param`` calls it."""
+    default = DEFAULTS[key] if default is None else default
+    raw = get_param(key)
+    if raw in (False, None) or not str(raw).strip():
+        return default
     try:
-        return int(normalize_param(DMARC_RETENTION_DAYS, raw)) if raw not in (False, None, "") \
-            else DMARC_RETENTION_DEFAULT
+        text = normalize_param(key, raw)
+        if isinstance(default, bool):
+            return str(text).strip().lower() in TRUE_WORDS
+        if isinstance(default, int):
+            number = int(str(text).strip())
+            if number <= 0 and key != BOUNCE_BLACKLIST_SPREAD_DAYS:
+                return default
+            return number
+        if isinstance(default, float):
+            return float(text)
     except (TypeError, ValueError):
-        return DMARC_RETENTION_DEFAULT
+        return default
+    return text

@@ -11,13 +11,16 @@ import ssl
 from odoo.tools import LazyTranslate
 from odoo.tools.mail import email_normalize_all
 
+from .params import DEFAULTS
+
 _lt = LazyTranslate(__name__)
 
 TEMPORARY = "temporary"
 PERMANENT = "permanent"
 
-DEFAULT_ATTEMPTS = 5
-DEFAULT_DELAYS = (5, 15, 60, 240)  # minutes before the 2nd, 3rd, ... attempt; last repeats
+DEFAULT_ATTEMPTS = DEFAULTS["mail_deliverability.queue_max_attempts"]
+# minutes before the 2nd, 3rd, ... attempt; the last repeats
+DEFAULT_DELAYS = tuple(int(minutes) for minutes in DEFAULTS["mail_deliverability.queue_retry_delays"].split(","))
 
 
 def _decode(value):

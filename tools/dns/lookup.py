@@ -11,12 +11,13 @@ import dns.resolver
 
 from odoo.tools import LazyTranslate
 
+from ..params import DEFAULTS, PARAM_DNS_PORT, PARAM_DNS_TIMEOUT
 from .result import dns_name, tr
 
 _lt = LazyTranslate(__name__)
 
-DEFAULT_PORT = 53
-DEFAULT_TIMEOUT = 3.0
+DEFAULT_PORT = DEFAULTS[PARAM_DNS_PORT]
+DEFAULT_TIMEOUT = DEFAULTS[PARAM_DNS_TIMEOUT]
 TIMEOUT_STRIKES = 3  # after this many timeouts in a row the DNS server is taken as down
 
 _psl = None

@@ -8,9 +8,8 @@ import contextvars
 from dataclasses import dataclass, field
 
 from odoo.tools import LazyTranslate
-from odoo.tools.translate import LazyGettext
 
-from ..from_filter import normalize_domain
+from ..from_filter import normalize_domain, render
 
 _lt = LazyTranslate(__name__)
 _language = contextvars.ContextVar("mail_deliverability_dns_language", default="en_US")
@@ -31,8 +30,9 @@ def language(lang):
 
 
 def tr(message):
-    """The text of a translatable message in the language of the running check."""
-    return message._translate(_language.get()) if isinstance(message, LazyGettext) else str(message)
+    """The text of a translatable message in the language of the running check (the module's
+    one renderer of lazy strings, ``from_filter.render``)."""
+    return str(render(message, _language.get()))
 
 
 def worst(statuses):
