@@ -33,13 +33,13 @@ class MailMail(models.Model):
 
     # ---- outgoing routing (decision recorded on the mail) ----
     md_route_server_id = fields.Many2one(
-        "ir.mail_server", "Routed via", readonly=True, index="btree_not_null",
+        "ir.mail_server", "Routed via", readonly=True,
         help="Outgoing server chosen for this e-mail (empty: the configuration-file server).")
     md_route_rule = fields.Selection(
         [("1", "1. Address in a FROM filter"), ("2", "2. Domain in a FROM filter"),
          ("3", "3. Notification address in a FROM filter"), ("4", "4. Server without filter"),
          ("5", "5. First server (fallback)"), ("6", "6. Configuration-file server")],
-        "Routing rule", readonly=True, index="btree_not_null")
+        "Routing rule", readonly=True)
     md_route_from_original = fields.Char("Original From", readonly=True)
     md_route_from_final = fields.Char("Sent From", readonly=True)
     md_route_envelope = fields.Char("Envelope sender", readonly=True)

@@ -173,6 +173,15 @@ def bounded_source(raw, cut=None):
     return data
 
 
+def _parse_bytes(data):
+    """The standard library's parse of bytes already bounded; None when impossible."""
+    try:
+        return email.message_from_bytes(data, policy=policy.compat32)
+    except Exception:  # noqa: BLE001 - the stdlib parser rarely fails, but never raise
+        _logger.debug("unreadable report", exc_info=True)
+        return None
+
+
 def to_message(raw):
     """An ``email.message.Message`` from bytes, str or a message; None when impossible.
     Bytes are read through :func:`bounded_source`."""
@@ -182,7 +191,7 @@ def to_message(raw):
         if isinstance(raw, str):
             return email.message_from_string(raw, policy=policy.compat32)
         if isinstance(raw, (bytes, bytearray)):
-            return email.message_from_bytes(bounded_source(raw), policy=policy.compat32)
+            return _parse_bytes(bounded_source(raw))
     except Exception:  # noqa: BLE001 - the stdlib parser rarely fails, but never raise
         _logger.debug("unreadable report", exc_info=True)
     return None
@@ -198,7 +207,9 @@ def parse_report(raw):
         cut = []
         if isinstance(raw, (bytes, bytearray)):
             raw = bounded_source(raw, cut)
-        msg = to_message(raw)
+            msg = _parse_bytes(raw)
+        else:
+            msg = to_message(raw)
         if msg is None:
             return empty_report("the report is not an e-mail message")
         head = None  # the start of the report as received: what flufl.bounce reads
