@@ -48,7 +48,6 @@
         "web.assets_backend": [
             "mail_deliverability/static/src/md_screens/**/*",
             "mail_deliverability/static/src/routing/*.xml",
-            "mail_deliverability/static/src/dmarc/**/*",
         ],
         "web.assets_tests": [
             "mail_deliverability/static/tests/tours/*.js",

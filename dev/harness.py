@@ -684,25 +684,22 @@ RESULT_LINE = re.compile(r"(\d+) failed, (\d+) error\(s\) of (\d+) tests when lo
 def check_lint():
     """OCA's linters on the addon, with its configuration (.ruff.toml, .pylintrc): ruff, then
     pylint with the pylint-odoo plugin (Python, XML, CSV and manifest). Zero findings pass."""
+    linters = [
+        ("ruff", [str(VENV / "bin" / "ruff"), "check", "--no-fix", "--output-format", "concise",
+                  "--config", str(ROOT / ".ruff.toml"), str(ROOT)], ROOT, r"^\S+:\d+:\d+: "),
+        # pylint-odoo reads the module by its technical name
+        ("pylint-odoo", [str(VENV / "bin" / "pylint"), f"--rcfile={ROOT / '.pylintrc'}", MODULE],
+         addons_link(), r"^\S+:\d+: \["),
+    ]
     problems, counts = [], {}
-    ruff = subprocess.run([str(VENV / "bin" / "ruff"), "check", "--no-fix", "--output-format", "concise",
-                           "--config", str(ROOT / ".ruff.toml"), str(ROOT)],
-                          capture_output=True, text=True, cwd=ROOT)
-    findings = [line for line in ruff.stdout.splitlines() if re.match(r"^\S+:\d+:\d+: ", line)]
-    counts["ruff"] = len(findings)
-    problems += findings
-    if ruff.returncode and not findings:
-        problems.append(f"ruff failed: {ruff.stdout[-1000:]}{ruff.stderr[-1000:]}")
-        counts["ruff"] = -1
-    folder = addons_link()  # pylint-odoo reads the module by its technical name
-    pylint = subprocess.run([str(VENV / "bin" / "pylint"), f"--rcfile={ROOT / '.pylintrc'}", MODULE],
-                            capture_output=True, text=True, cwd=folder)
-    findings = [line for line in pylint.stdout.splitlines() if re.match(r"^\S+:\d+: \[", line)]
-    counts["pylint-odoo"] = len(findings)
-    problems += findings
-    if pylint.returncode and not findings:
-        problems.append(f"pylint failed: {pylint.stdout[-1000:]}{pylint.stderr[-1000:]}")
-        counts["pylint-odoo"] = -1
+    for tool, cmd, cwd, finding in linters:
+        result = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd)
+        findings = [line for line in result.stdout.splitlines() if re.match(finding, line)]
+        counts[tool] = len(findings)
+        problems += findings
+        if result.returncode and not findings:  # the tool itself failed
+            problems.append(f"{tool} failed: {result.stdout[-1000:]}{result.stderr[-1000:]}")
+            counts[tool] = -1
     say("lint: " + ", ".join(f"{tool} {count} findings" for tool, count in counts.items()))
     return not problems, problems
 

@@ -147,11 +147,15 @@ class MailMail(models.Model):
         return bool(planned) and any(mail_id in planned for mail_id in self.ids)
 
     def _md_write_routed(self, vals):
-        """Odoo's write. The routing decision goes with the writes `_send` does for each e-mail
-        anyway (no query): the planned route with Odoo's guard write before sending, the From
-        and envelope really used with the outcome (sent, failed, or put back in the queue)."""
+        """Odoo's write, with the planned route when there is one (``_md_write_planned``)."""
         if not self._md_has_planned_route(vals):
             return super().write(vals)
+        return self._md_write_planned(vals)
+
+    def _md_write_planned(self, vals):
+        """The routing decision goes with the writes `_send` does for each e-mail anyway (no
+        query): the planned route with Odoo's guard write before sending, the From and envelope
+        really used with the outcome (sent, failed, or put back in the queue)."""
         run = send_run(self.env.cr)
         if self._md_is_outcome(vals):
             used = run.last or {}
@@ -639,7 +643,7 @@ class MailMail(models.Model):
         if vals.get("state") != "exception" or not self.env.context.get("md_queue"):
             if not self._md_has_planned_route(vals):
                 return super().write(vals)
-            return self._md_write_routed(vals)
+            return self._md_write_planned(vals)
         run = send_run(self.env.cr)
         key = "send_error" if "failure_type" in vals else "connect_error"
         found = getattr(run, key)

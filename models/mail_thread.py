@@ -474,8 +474,8 @@ class MailThread(models.AbstractModel):
     def _detect_loop_headers(self, msg_dict):
         """True for a reply to one of our loop notices (their tag is in References), the
         headers read whatever their form (folded, several ids, missing)."""
-        headers = dict(msg_dict, references=msg_dict.get("references") or "",
-                       in_reply_to=msg_dict.get("in_reply_to") or "")
+        headers = {"references": msg_dict.get("references") or "",
+                   "in_reply_to": msg_dict.get("in_reply_to") or ""}
         return super()._detect_loop_headers(headers) or gateway.is_loop_notice_reference(
             msg_dict.get("references"), msg_dict.get("in_reply_to"))
 

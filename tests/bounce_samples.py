@@ -5,6 +5,11 @@ about any recipient and original Message-Id.
 """
 from pathlib import Path
 
+try:  # from the tests package, or alone (dev/bench_dsn.py puts tests/ on sys.path)
+    from . import sdist_cache
+except ImportError:
+    import sdist_cache
+
 SAMPLES = Path(__file__).resolve().parent / "samples"
 DEFAULTS = {
     "recipient": "ghost@orchard-mail.test",
@@ -102,48 +107,29 @@ def normal_report(size=1 << 20):
 
 
 # --------------------------------------------------------------------------------------
-# Public corpus: the test reports of Mailman's flufl.bounce, read from its sdist at test
-# time (downloaded with pip into the git-ignored .run/cache when missing; never committed).
+# Public corpus: the test reports of Mailman's flufl.bounce and their expected addresses,
+# read from its pinned sdist at test time (tests/sdist_cache.py; never committed).
 # --------------------------------------------------------------------------------------
 
-CACHE = Path(__file__).resolve().parents[1] / ".run" / "cache"
-
-
 def flufl_corpus():
-    """(data folder, {file: (set of addresses, temporary)}) from flufl.bounce's own test
-    table, or (None, why) when it cannot be had (no flufl.bounce, no network)."""
+    """({file: bytes}, {file: (set of addresses, temporary)}) from flufl.bounce's own test
+    table, or (None, why) when the sdist cannot be had (no network)."""
     import ast  # noqa: PLC0415
-    import subprocess  # noqa: PLC0415
-    import sys  # noqa: PLC0415
-    import tarfile  # noqa: PLC0415
-    from importlib import metadata  # noqa: PLC0415
+
     try:
-        version = metadata.version("flufl.bounce")
-    except metadata.PackageNotFoundError:
-        return None, "flufl.bounce is not installed"
-    root = CACHE / f"flufl_bounce-{version}"
-    if not (root / "tests" / "test_detectors.py").exists():
-        CACHE.mkdir(parents=True, exist_ok=True)
-        archive = CACHE / f"flufl_bounce-{version}.tar.gz"
-        if not archive.exists():
-            result = subprocess.run(
-                [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-                 f"flufl.bounce=={version}", "-d", str(CACHE)], capture_output=True, text=True, timeout=300)
-            if result.returncode or not archive.exists():
-                return None, f"flufl.bounce {version} sdist could not be downloaded: {result.stderr[-300:]}"
-        with tarfile.open(archive) as tar:
-            members = [m for m in tar.getmembers() if m.name.startswith(f"flufl_bounce-{version}/tests/")
-                       and m.isfile() and ".." not in m.name]
-            safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
-            tar.extractall(CACHE, members=members, **safe)  # noqa: S202 - names checked above
-    source = (root / "tests" / "test_detectors.py").read_text()
-    table = source[source.index("DETECTORS = ["):]
+        sdist = sdist_cache.fetch(sdist_cache.FLUFL)
+        files = sdist_cache.read_members(sdist_cache.FLUFL, sdist, r"/tests/data/([^/]+)$")
+        source = sdist_cache.read_members(sdist_cache.FLUFL, sdist, r"/tests/(test_detectors\.py)$")
+    except sdist_cache.SdistError as exc:
+        return None, f"flufl.bounce {sdist_cache.FLUFL.version} sdist could not be had: {str(exc)[-300:]}"
+    text = source["test_detectors.py"].decode()
+    table = text[text.index("DETECTORS = ["):]
     rows = ast.literal_eval(table[table.index("["):table.index("\n]\n") + 2])
     expected = {}
     for _module, name, addresses, temporary in rows:
         entry = expected.setdefault(name, (set(), temporary))
         entry[0].update(address.decode().lower() for address in addresses)
-    return root / "tests" / "data", expected
+    return files, expected
 
 
 # --------------------------------------------------------------------------------------
@@ -195,10 +181,10 @@ def figures_text(figures):
 
 def flufl_cases():
     """(cases for :func:`corpus_figures`, None) from flufl.bounce's corpus, or (None, why)."""
-    data, expected = flufl_corpus()
-    if data is None:
+    files, expected = flufl_corpus()
+    if files is None:
         return None, expected
-    return [(name, (data / name).read_bytes(), addresses, temporary)
+    return [(name, files[name], addresses, temporary)
             for name, (addresses, temporary) in sorted(expected.items())], None
 
 

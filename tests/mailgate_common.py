@@ -7,7 +7,11 @@ from email.utils import make_msgid
 from pathlib import Path
 
 import odoo
+from odoo import SUPERUSER_ID, api
 from odoo.tests import HttpCase
+
+from .dovecot import Dovecot, new_user
+from .postfix import PostfixServer
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "odoo_mailgate.py"
 SCOPE = "mail_deliverability.mailgate"
@@ -72,3 +76,58 @@ class MailgateCase(HttpCase):
         """The raw source kept in quarantine, as an administrator reads it."""
         entry.ensure_one()
         return base64.b64decode(entry.with_user(self.env.ref("base.user_admin")).raw_message or b"")
+
+
+class PostfixCase(MailgateCase):
+    """A real Postfix on loopback delivering to the test database through the gateway command
+    (one per class; its queue purged and its log marked for each test)."""
+
+    @classmethod
+    def make_postfix(cls):
+        return PostfixServer(cls.alias_domain_name, SCRIPT)
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.postfix = cls.make_postfix()
+        cls.addClassCleanup(cls.postfix.stop)
+        cls.postfix.start()
+
+    def setUp(self):
+        super().setUp()
+        self.postfix.configure_gateway(self.base_url(), self.gateway_key)
+        self.addCleanup(self.postfix.purge)  # a failed test leaves no message for the next one
+        self.mark = self.postfix.log_mark()
+        self.env.flush_all()
+
+
+class EntrancesCase(PostfixCase):
+    """The MX gateway's Postfix and a real Dovecot an incoming server fetches from."""
+
+    _boxes = iter(range(200, 999))
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.dovecot = Dovecot().start()
+        cls.addClassCleanup(cls.dovecot.cleanup)
+        cls.env.flush_all()
+
+    def mailbox(self, server_type="imap", **values):
+        """A new Dovecot mailbox and a confirmed incoming server fetching it."""
+        box = new_user(self.dovecot, f"user{next(self._boxes)}")
+        box.create_folder("INBOX")
+        port = self.dovecot.imap_port if server_type == "imap" else self.dovecot.pop3_port
+        server = self.env["fetchmail.server"].create({
+            "name": f"Dovecot {box.user}", "server_type": server_type, "server": "127.0.0.1",
+            "port": port, "is_ssl": False, "user": box.user, "password": self.dovecot.password,
+            "state": "done", **values})
+        return box, server
+
+    def fetch(self, server):
+        """The fetch as the cron runs it, on the test transaction (registry in test mode)."""
+        self.env.flush_all()
+        with self.registry.cursor() as cr:
+            api.Environment(cr, SUPERUSER_ID, {})["fetchmail.server"].browse(server.id).fetch_mail(
+                raise_exception=False)
+        self.env.invalidate_all()

@@ -7,52 +7,23 @@ zone data answers through :class:`ZoneLookup`, a DnsLookup whose only difference
 the answers come from, so the verdicts travel the same path as a real check: our resolver's
 cache and timeout rules, the pyspf bridge, :func:`tools.dns.spf.check_host`.
 """
-import hashlib
-import subprocess
 import sys
 import tarfile
-from pathlib import Path
 
 from ..tools.dns.lookup import Answer, DnsLookup
 from ..tools.dns.result import dns_name
 from ..tools.dns.spf import check_host
+from .sdist_cache import PYSPF, SdistError, fetch
 
-ROOT = Path(__file__).resolve().parents[1]
-CACHE = ROOT / ".run" / "cache" / "pyspf"
-PYSPF_VERSION = "2.0.14"
-PYSPF_SDIST = f"pyspf-{PYSPF_VERSION}.tar.gz"
-PYSPF_SHA256 = "57a7ef01bda090173aafb6af0106251686ed73f03db4e911fcd34c57fc347186"
-SUITE_MEMBER = f"pyspf-{PYSPF_VERSION}/test/rfc7208-tests.yml"
+SUITE_MEMBER = f"pyspf-{PYSPF.version}/test/rfc7208-tests.yml"
 CNAME_DEPTH = 8  # a resolver follows a CNAME chain this far
 
-
-class SuiteError(Exception):
-    pass
-
-
-def _sha256(path):
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+SuiteError = SdistError
 
 
 def fetch_pyspf(python=sys.executable):
-    """The pinned pyspf sdist in the cache (downloaded once with pip, hash required)."""
-    target = CACHE / PYSPF_SDIST
-    if not (target.is_file() and _sha256(target) == PYSPF_SHA256):
-        CACHE.mkdir(parents=True, exist_ok=True)
-        target.unlink(missing_ok=True)
-        req = CACHE / "requirements.txt"
-        req.write_text(f"pyspf=={PYSPF_VERSION} --hash=sha256:{PYSPF_SHA256}\n")
-        result = subprocess.run(
-            [python, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
-             "--require-hashes", "-r", str(req), "-d", str(CACHE)],
-            capture_output=True, text=True, timeout=300)
-        if result.returncode or not target.is_file():
-            raise SuiteError(f"could not download {PYSPF_SDIST} into {CACHE}:\n"
-                             f"{result.stdout[-1500:]}{result.stderr[-1500:]}")
-    digest = _sha256(target)
-    if digest != PYSPF_SHA256:
-        raise SuiteError(f"{target}: sha256 {digest} is not the pinned {PYSPF_SHA256}")
-    return target
+    """The pinned pyspf sdist in the cache; its path."""
+    return fetch(PYSPF, python)
 
 
 def load_scenarios(sdist):

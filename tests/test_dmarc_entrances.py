@@ -3,13 +3,10 @@ real Dovecot fetched by an incoming server. Whatever address they reach, they ar
 as reports and never create a record through an alias."""
 import time
 
-from odoo import SUPERUSER_ID, api
 from odoo.tests import tagged
 
 from . import test_dmarc_samples as samples
-from .dovecot import Dovecot, new_user
-from .mailgate_common import SCRIPT, MailgateCase
-from .postfix import PostfixServer
+from .mailgate_common import EntrancesCase
 
 
 def days_ago(days):
@@ -17,25 +14,7 @@ def days_ago(days):
 
 
 @tagged("post_install", "-at_install")
-class TestDmarcEntrances(MailgateCase):
-
-    _boxes = iter(range(350, 399))
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.postfix = PostfixServer(cls.alias_domain_name, SCRIPT)
-        cls.addClassCleanup(cls.postfix.stop)
-        cls.postfix.start()
-        cls.dovecot = Dovecot().start()
-        cls.addClassCleanup(cls.dovecot.cleanup)
-        cls.env.flush_all()
-
-    def setUp(self):
-        super().setUp()
-        self.postfix.configure_gateway(self.base_url(), self.gateway_key)
-        self.addCleanup(self.postfix.purge)
-        self.mark = self.postfix.log_mark()
+class TestDmarcEntrances(EntrancesCase):
 
     def reports(self):
         return self.env["mail.dmarc.report"].search([("alias_domain_id", "=", self.mail_alias_domain.id)])
@@ -63,23 +42,13 @@ class TestDmarcEntrances(MailgateCase):
 
     def test_dovecot_to_incoming_server(self):
         domain = self.alias_domain_name
-        box = new_user(self.dovecot, f"user{next(self._boxes)}")
-        box.create_folder("INBOX")
-        server = self.env["fetchmail.server"].create({
-            "name": f"Dovecot {box.user}", "server_type": "imap", "server": "127.0.0.1",
-            "port": self.dovecot.imap_port, "is_ssl": False, "user": box.user,
-            "password": self.dovecot.password, "state": "done",
-            "object_id": self.env["ir.model"]._get_id("mail.test.gateway")})
+        box, server = self.mailbox(object_id=self.env["ir.model"]._get_id("mail.test.gateway"))
         box.deliver(samples.google_mail(domain, "imap-g", days_ago(2), [{"ip": "192.0.2.1", "count": 5}]))
         box.deliver(samples.microsoft_mail(domain, "imap-m", days_ago(2), [
             {"ip": "198.51.100.3", "count": 2, "dkim": "fail", "spf": "fail"}]))
         box.deliver(samples.google_mail("unknown-domain.test", "imap-x", days_ago(2), [{"ip": "192.0.2.1", "count": 1}],
                                         to=f"dmarc-reports@{domain}"))
-        self.env.flush_all()
-        with self.registry.cursor() as cr:
-            api.Environment(cr, SUPERUSER_ID, {})["fetchmail.server"].browse(server.id).fetch_mail(
-                raise_exception=False)
-        self.env.invalidate_all()
+        self.fetch(server)
         self.assertEqual(sorted(self.reports().mapped("report_id")), ["imap-g", "imap-m"])
         self.assertFalse(self.env["mail.test.gateway"].search([]), "the server's model gets no record")
         entry = self.env["mail.gateway.quarantine"].search([])

@@ -10,22 +10,17 @@ command piped from a real Postfix.
 """
 import smtplib
 
-from odoo import SUPERUSER_ID, api
 from odoo.tests import tagged
 
 from ..tools.mailgate import MAX_SIZE_PARAM
-from .dovecot import Dovecot, new_user
-from .mailgate_common import SCRIPT, MailgateCase
-from .postfix import PostfixServer
+from .mailgate_common import EntrancesCase
 
 MALFORMED = b"this is not an e-mail message\r\njust lines of text "
 
 
 @tagged("post_install", "-at_install")
-class TestInboundEntrances(MailgateCase):
+class TestInboundEntrances(EntrancesCase):
     """A real Postfix and a real Dovecot on loopback, both feeding the test database."""
-
-    _boxes = iter(range(200, 299))
 
     @classmethod
     def setUpClass(cls):
@@ -39,38 +34,9 @@ class TestInboundEntrances(MailgateCase):
         cls.partners_only = env["mail.alias"].create({
             "alias_name": "partners-only", "alias_domain_id": cls.mail_alias_domain.id,
             "alias_model_id": model_id, "alias_contact": "partners"})
-        cls.postfix = PostfixServer(cls.alias_domain_name, SCRIPT)
-        cls.addClassCleanup(cls.postfix.stop)
-        cls.postfix.start()
-        cls.dovecot = Dovecot().start()
-        cls.addClassCleanup(cls.dovecot.cleanup)
         env.flush_all()
 
-    def setUp(self):
-        super().setUp()
-        self.postfix.configure_gateway(self.base_url(), self.gateway_key)
-        self.addCleanup(self.postfix.purge)
-        self.mark = self.postfix.log_mark()
-
     # ------------------------------------------------------------------ helpers
-    def mailbox(self, server_type="imap"):
-        box = new_user(self.dovecot, f"user{next(self._boxes)}")
-        box.create_folder("INBOX")
-        port = self.dovecot.imap_port if server_type == "imap" else self.dovecot.pop3_port
-        server = self.env["fetchmail.server"].create({
-            "name": f"Dovecot {box.user}", "server_type": server_type, "server": "127.0.0.1",
-            "port": port, "is_ssl": False, "user": box.user, "password": self.dovecot.password,
-            "state": "done"})
-        return box, server
-
-    def fetch(self, server):
-        """The fetch as the cron runs it, on the test transaction (registry in test mode)."""
-        self.env.flush_all()
-        with self.registry.cursor() as cr:
-            api.Environment(cr, SUPERUSER_ID, {})["fetchmail.server"].browse(server.id).fetch_mail(
-                raise_exception=False)
-        self.env.invalidate_all()
-
     def smtp_send(self, raw, recipients):
         """One SMTP transaction with several envelope recipients: Postfix delivers each
         separately to the gateway (odoo_destination_recipient_limit = 1)."""

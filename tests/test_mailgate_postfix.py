@@ -4,26 +4,11 @@ from odoo.tests import tagged
 
 from ..tools.mailgate import MAX_SIZE_PARAM
 from .common import free_port
-from .mailgate_common import SCRIPT, MailgateCase
-from .postfix import PostfixServer
+from .mailgate_common import PostfixCase
 
 
 @tagged("post_install", "-at_install")
-class TestMailgatePostfix(MailgateCase):
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.postfix = PostfixServer(cls.alias_domain_name, SCRIPT)
-        cls.addClassCleanup(cls.postfix.stop)
-        cls.postfix.start()
-
-    def setUp(self):
-        super().setUp()
-        self.postfix.configure_gateway(self.base_url(), self.gateway_key)
-        self.addCleanup(self.postfix.purge)  # a failed test leaves no message for the next one
-        self.mark = self.postfix.log_mark()
-        self.env.flush_all()
+class TestMailgatePostfix(PostfixCase):
 
     def wait_for_log(self, needle, count=1):
         return self.postfix.wait_for_log(needle, count, since=self.mark)

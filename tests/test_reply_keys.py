@@ -12,14 +12,13 @@ from email.utils import getaddresses, make_msgid
 
 from freezegun import freeze_time
 
-from odoo import SUPERUSER_ID, api, fields
+from odoo import fields
 from odoo.exceptions import AccessError
 from odoo.tests import new_test_user, tagged
 
 from ..tools import reply_key
 from .common import SmtpRecorder, real_smtp_sending
-from .dovecot import Dovecot, new_user
-from .mailgate_common import SCRIPT, MailgateCase
+from .mailgate_common import SCRIPT, EntrancesCase
 from .postfix import POSTFIX, PostfixServer
 
 LOGGER = "odoo.addons.mail_deliverability.models.mail_thread.reply_keys"
@@ -41,9 +40,14 @@ class PlusAddressingPostfix(PostfixServer):
 
 
 @tagged("post_install", "-at_install")
-class TestReplyKeys(MailgateCase):
+class TestReplyKeys(EntrancesCase):
 
-    _boxes = iter(range(300, 399))
+    @classmethod
+    def make_postfix(cls):
+        domain = cls.alias_domain_name
+        PlusAddressingPostfix.known = (f"catchall@{domain}", f"tickets@{domain}", f"own-record@{domain}",
+                                       f"bounce@{domain}")
+        return PlusAddressingPostfix(domain, SCRIPT)
 
     @classmethod
     def setUpClass(cls):
@@ -62,21 +66,10 @@ class TestReplyKeys(MailgateCase):
             "alias_name": "own-record", "alias_domain_id": cls.domain.id, "alias_model_id": model_id,
             "alias_parent_model_id": model_id, "alias_parent_thread_id": cls.own_record.id,
             "alias_contact": "everyone"})
-        domain = cls.alias_domain_name
-        PlusAddressingPostfix.known = (f"catchall@{domain}", f"tickets@{domain}", f"own-record@{domain}",
-                                       f"bounce@{domain}")
-        cls.postfix = PlusAddressingPostfix(domain, SCRIPT)
-        cls.addClassCleanup(cls.postfix.stop)
-        cls.postfix.start()
-        cls.dovecot = Dovecot().start()
-        cls.addClassCleanup(cls.dovecot.cleanup)
         env.flush_all()
 
     def setUp(self):
         super().setUp()
-        self.postfix.configure_gateway(self.base_url(), self.gateway_key)
-        self.addCleanup(self.postfix.purge)
-        self.mark = self.postfix.log_mark()
         self.delivered_count = 0
 
     # ------------------------------------------------------------------ helpers
@@ -105,22 +98,6 @@ class TestReplyKeys(MailgateCase):
         self.delivered_count += 1
         self.postfix.wait_for_log("status=sent", self.delivered_count, since=self.mark)
         self.postfix.wait_queue_empty()
-        self.env.invalidate_all()
-
-    def mailbox(self):
-        box = new_user(self.dovecot, f"user{next(self._boxes)}")
-        box.create_folder("INBOX")
-        server = self.env["fetchmail.server"].create({
-            "name": f"Dovecot {box.user}", "server_type": "imap", "server": "127.0.0.1",
-            "port": self.dovecot.imap_port, "is_ssl": False, "user": box.user,
-            "password": self.dovecot.password, "state": "done"})
-        return box, server
-
-    def fetch(self, server):
-        self.env.flush_all()
-        with self.registry.cursor() as cr:
-            api.Environment(cr, SUPERUSER_ID, {})["fetchmail.server"].browse(server.id).fetch_mail(
-                raise_exception=False)
         self.env.invalidate_all()
 
     def replies_on(self, record, body):

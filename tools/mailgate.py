@@ -13,7 +13,7 @@ from email.utils import getaddresses
 from odoo.tools import LazyTranslate
 
 from .from_filter import normalize_domain
-from .params import DEFAULTS
+from .params import DEFAULTS, read
 
 _lt = LazyTranslate(__name__)
 
@@ -51,9 +51,8 @@ def normalize_envelope_recipient(value):
 
 
 def max_size(value):
-    """Size limit in bytes from the system parameter's text (default when unset)."""
-    text = str(value or "").strip()
-    return int(text) if text.isdigit() and int(text) > 0 else DEFAULT_MAX_SIZE
+    """Size limit in bytes from the system parameter's text (default when unset or invalid)."""
+    return read(lambda _key: value, MAX_SIZE_PARAM)
 
 
 def with_envelope_recipients(raw, recipients):

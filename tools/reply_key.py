@@ -7,8 +7,6 @@ finds its record, and nobody can make one point at another record.  Lower-case l
 digits and dots only: some relays lower-case the local part.  A probe key names an alias
 domain and a nonce; the "Test reply keys" button sends one to check sub-addressing.
 """
-import base64
-import hashlib
 import hmac
 import re
 from email import policy
@@ -16,34 +14,21 @@ from email.message import EmailMessage
 
 from odoo.tools import formataddr
 
+from .signing import SIG_CHARS, sign
+from .signing import b36 as _b36
+
 OK, FORGED = "ok", "forged"
 REPLY, PROBE = "reply", "probe"
-SIG_CHARS = 16          # 80 bits of base32 signature, as the signed bounce addresses
 MAX_LOCAL = 64          # RFC 5321 section 4.5.3.1.1
 MAX_ADDRESS = 320       # longer recipients are not even looked at
 _KEY_PURPOSE = b"mail_deliverability.reply-key"
-_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
 # fixed-length parts, one regex without nested repetition: linear on hostile input
 _REPLY_RE = re.compile(r"([0-9a-z]{1,6})\.([0-9a-z]{1,13})\.([a-z2-7]{%d})" % SIG_CHARS)
 _PROBE_RE = re.compile(r"probe-([0-9a-z]{1,6})\.([0-9a-z]{1,13})\.([a-z2-7]{%d})" % SIG_CHARS)
 
 
-def _b36(number):
-    number = int(number)
-    if number < 0:
-        raise ValueError("negative")
-    out = ""
-    while True:
-        number, rem = divmod(number, 36)
-        out = _DIGITS[rem] + out
-        if not number:
-            return out
-
-
 def _signature(secret, payload):
-    key = hmac.new((secret or "").encode(), _KEY_PURPOSE, hashlib.sha256).digest()
-    digest = hmac.new(key, payload.encode(), hashlib.sha256).digest()
-    return base64.b32encode(digest).decode().lower()[:SIG_CHARS]
+    return sign(secret, _KEY_PURPOSE, payload)
 
 
 def make_key(secret, model_id, res_id):

@@ -5,34 +5,20 @@ expires and an HMAC keyed with the database secret, so a report sent to it ident
 exact recipient even when it quotes nothing of the original, and nobody can forge one.
 Lower-case letters and digits only: some servers lower-case the local part.
 """
-import base64
-import hashlib
 import hmac
 import re
 import time
 
+from .signing import SIG_CHARS, sign
+from .signing import b36 as _b36
+
 OK, FORGED, EXPIRED = "ok", "forged", "expired"
-SIG_CHARS = 16          # 80 bits of base32 signature
 _KEY_PURPOSE = b"mail_deliverability.bounce-address"
 _TOKEN_RE = re.compile(r"^([0-9a-z]{1,13})\.([0-9a-z]{1,13})\.([0-9a-z]{1,8})\.([a-z2-7]{%d})$" % SIG_CHARS)
-_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
-
-
-def _b36(number):
-    if number < 0:
-        raise ValueError("negative")
-    out = ""
-    while True:
-        number, rem = divmod(number, 36)
-        out = _DIGITS[rem] + out
-        if not number:
-            return out
 
 
 def _signature(secret, payload):
-    key = hmac.new((secret or "").encode(), _KEY_PURPOSE, hashlib.sha256).digest()
-    digest = hmac.new(key, payload.encode(), hashlib.sha256).digest()
-    return base64.b32encode(digest).decode().lower()[:SIG_CHARS]
+    return sign(secret, _KEY_PURPOSE, payload)
 
 
 def today(now=None):

@@ -3,66 +3,32 @@
 1. Odoo's own test_mail sample messages: ``addons/test_mail/data/test_mail_data.py`` of the
    Odoo source, executed as a module (every module-level ``MAIL_*`` string);
 2. flufl.bounce's bounce samples: its source distribution, downloaded pinned (exact version,
-   checked sha256) by pip into ``.run/cache/flufl/`` and read from the tarball;
+   checked sha256) by pip into ``.run/cache/flufl/`` and read from the tarball
+   (``tests/sdist_cache.py``);
 3. the project's own samples, ``tests/samples/*.eml``, whatever is there.
 
 No Odoo import here: the runner (`run.py`) uses it to fetch the cache, the sides to read.
 """
-import hashlib
 import re
-import subprocess
 import sys
-import tarfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-CACHE = ROOT / ".run" / "cache" / "flufl"
-FLUFL_VERSION = "6.0.0"
-FLUFL_SDIST = f"flufl_bounce-{FLUFL_VERSION}.tar.gz"
-FLUFL_SHA256 = "a1df16b9d1877ae4536f7d76c00d8421fcefbe694f80f5285d05c45a2547b1bc"
 SAMPLES = ROOT / "tests" / "samples"
+sys.path.insert(0, str(ROOT / "tests"))
+import sdist_cache  # noqa: E402 - plain module (no Odoo), shared with the tests
 
-
-class CorpusError(Exception):
-    pass
+CorpusError = sdist_cache.SdistError
 
 
 def fetch_flufl(python=sys.executable):
-    """The pinned sdist in the cache (downloaded once with pip, hash required); its path."""
-    target = CACHE / FLUFL_SDIST
-    if not (target.is_file() and _sha256(target) == FLUFL_SHA256):
-        CACHE.mkdir(parents=True, exist_ok=True)
-        target.unlink(missing_ok=True)
-        req = CACHE / "requirements.txt"
-        req.write_text(f"flufl.bounce=={FLUFL_VERSION} --hash=sha256:{FLUFL_SHA256}\n")
-        result = subprocess.run(
-            [python, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
-             "--require-hashes", "-r", str(req), "-d", str(CACHE)],
-            capture_output=True, text=True)
-        if result.returncode or not target.is_file():
-            raise CorpusError(f"could not download {FLUFL_SDIST} into {CACHE}:\n"
-                              f"{result.stdout[-1500:]}{result.stderr[-1500:]}")
-    digest = _sha256(target)
-    if digest != FLUFL_SHA256:
-        raise CorpusError(f"{target}: sha256 {digest} is not the pinned {FLUFL_SHA256}")
-    return target
-
-
-def _sha256(path):
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    """The pinned flufl.bounce sdist in the cache; its path."""
+    return sdist_cache.fetch(sdist_cache.FLUFL, python)
 
 
 def flufl_samples(sdist):
-    """{name: bytes} of every tests/data/*.txt of the sdist (checked again before reading)."""
-    if _sha256(Path(sdist)) != FLUFL_SHA256:
-        raise CorpusError(f"{sdist}: not the pinned flufl.bounce {FLUFL_VERSION}")
-    out = {}
-    with tarfile.open(sdist) as tar:
-        for member in tar.getmembers():
-            match = re.search(r"/tests/data/([^/]+)\.txt$", member.name)
-            if match and member.isfile():
-                out[match.group(1)] = tar.extractfile(member).read()
-    return dict(sorted(out.items()))
+    """{name: bytes} of every tests/data/*.txt of the sdist."""
+    return sdist_cache.read_members(sdist_cache.FLUFL, sdist, r"/tests/data/([^/]+)\.txt$")
 
 
 def odoo_test_mail_samples(odoo_path):
