@@ -49,3 +49,4 @@ from . import test_reply_keys
 from . import test_dmarc_tools
 from . import test_dmarc_reports
 from . import test_dmarc_entrances
+from . import test_corpus_entrances
