@@ -185,12 +185,6 @@ class FetchmailServer(models.Model):
 
     # -- cron entry points ---------------------------------------------------------------------
 
-    @api.model
-    def _fetch_mails(self):
-        """Cron: fetch every confirmed server, skipping those another worker is fetching."""
-        servers = self.search([("state", "=", "done"), ("server_type", "!=", "local")])
-        return servers.fetch_mail(raise_exception=False)
-
     def fetch_mail(self, raise_exception=True):
         """Fetch the servers; commits after each batch (cron and "Fetch Now" only)."""
         exact = self.filtered(lambda s: s._get_connection_type() in ("imap", "pop"))

@@ -13,9 +13,10 @@ from odoo.tools import SQL, config
 from ..tools import autoreply, smtp_retry
 from ..tools import from_filter as ff
 from ..tools.from_filter import has_header_breaking, render, sanitize_header_value
+from ..tools.handover_log import HandoverLog
 from ..tools.params import DEDICATED_FILTER_PARAM
 from ..tools.send_run import send_run
-from .mail_mail_handover import HandoverLog
+from .ir_mail_server import IrMailServer as OwnMailServer
 from .mail_notification import notification_route
 
 _queue_logger = logging.getLogger(__name__ + ".queue")
@@ -77,6 +78,9 @@ class MailMail(models.Model):
             [], order="sequence, name, id")
         servers = IrMailServer._md_servers(mail_servers)
         legacy = None
+        # this module's _find_mail_server answers with _md_decide: asked once when no module
+        # above it overrides that method
+        overridden_finder = type(IrMailServer)._find_mail_server is not OwnMailServer._find_mail_server
         run = send_run(self.env.cr)
         routed = defaultdict(list)
         for (server_id, alias_domain_id, sender, from_mailing), group_rows in groups.items():
@@ -94,13 +98,15 @@ class MailMail(models.Model):
                     sender or "", servers, finder._md_notification_email(), legacy,
                     forced_server_id=server_id, filter_forced=from_mailing)
             else:
-                # Odoo's extension point decides; the same rules, asked as a value, explain it
-                server, smtp_from = finder._find_mail_server(sender, mail_servers)
                 legacy = legacy or IrMailServer._md_legacy_params()
                 decision = finder._md_decide(sender or "", servers, finder._md_notification_email(), legacy)
-                if (server.id if server else False) != (decision.server_id or False) \
-                        or smtp_from != decision.email_from:
-                    decision = ff.overridden_decision(decision, server.id if server else None, smtp_from)
+                if overridden_finder:
+                    # a module above this one changed Odoo's extension point: its answer is
+                    # sent, and the explanation says it overrode the rules
+                    server, smtp_from = finder._find_mail_server(sender, mail_servers)
+                    if (server.id if server else False) != (decision.server_id or False) \
+                            or smtp_from != decision.email_from:
+                        decision = ff.overridden_decision(decision, server.id if server else None, smtp_from)
             lang = self.env.lang
             explanation = "\n".join([decision.explanation(lang)] + [
                 self.env._("Passed over %s", line)

@@ -85,16 +85,13 @@ class MailThread(models.AbstractModel):
         message_dict.update(outer)
 
     def _routing_reset_bounce(self, email_message, message_dict):
-        """Reset on the address whatever the display name (stock only for a bare address).
-
-        Stock searches each model with a bounce counter in turn on every incoming message;
-        here one query finds the records of all of them (models read from the registry).
-        """
+        """Stock's reset, on the address whatever the display name (stock matches a bare
+        address only), and only when a record counts bounces of it: one query finds those
+        for every model (stock searches each model on every incoming message)."""
         normalized = self.env["mail.bounce.event"]._normalize(message_dict.get("email_from"))
-        if not normalized:
-            return
-        for model, ids in self.env["mail.bounce.event"]._bounced_records(normalized).items():
-            self.env[model].sudo().browse(ids)._message_reset_bounce(normalized)
+        if not normalized or not self.env["mail.bounce.event"]._bounced_records(normalized):
+            return None
+        return super()._routing_reset_bounce(email_message, dict(message_dict, email_from=normalized))
 
     # ---- gateway guard (message_route, message_process, loop/auto-reply
     #      detection, _routing_check_route, _routing_create_bounce_email, headers) ----
@@ -413,7 +410,7 @@ class MailThread(models.AbstractModel):
             msg_dict.pop("parent_id", None)
 
         if "loop" not in bypass:
-            limit = self._detect_loop_sender(email_message, msg_dict, routes)
+            limit = self._gateway_loop_exceeded(msg_dict, routes)
             if limit:
                 self._gateway_held(progress, raw, "loop", limit["detail"], **dict(target, **limit["values"]))
                 if not silent:
@@ -480,8 +477,11 @@ class MailThread(models.AbstractModel):
             msg_dict.get("references"), msg_dict.get("in_reply_to"))
 
     @api.model
-    def _detect_loop_sender(self, message, message_dict, routes):
+    def _gateway_loop_exceeded(self, message_dict, routes):
         """Return what the sender exceeded (dict with ``detail`` and ``values``), or False.
+
+        The gateway's loop limit, in place of stock's ``_detect_loop_sender`` (which counts a
+        model's records by e-mail address, however they were created, and answers each time).
 
         Counts e-mails that came through the gateway and created a record (receipts), per
         alias (per model for fallback routes), within ``mail.gateway.loop.minutes``; at

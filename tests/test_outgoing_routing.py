@@ -179,6 +179,28 @@ class TestOutgoingRouting(RoutingCase):
                     self.assertEqual(mail.md_route_rule, "6")
                     self.assertFalse(mail.md_route_server_id)
 
+    def test_module_overriding_find_mail_server_is_obeyed(self):
+        """A module above this one that changes ``_find_mail_server`` decides what is sent;
+        the route explains that it overrode the rules."""
+        registry_class = type(self.env["ir.mail_server"])
+        chosen = self.srv_open
+
+        def find_mail_server(server, email_from, mail_servers=None):
+            return chosen, "override@company-name.com"
+
+        mail = self.make_mail('"Bob" <bob@example.com>')
+        with patch.object(registry_class, "_find_mail_server", find_mail_server, create=True):
+            self.send(mail)
+        received = self.only_message(self.rec_open)
+        self.assertFrom(received, '"Bob" <override@company-name.com>')
+        self.assertEqual(mail.md_route_server_id, chosen)
+        self.assertIn("Another module's routing", mail.md_route_explanation)
+        # without it, the rules route the same sender to the domain server
+        mail = self.make_mail('"Bob" <bob@example.com>')
+        self.send(mail)
+        self.assertEqual(mail.md_route_server_id, self.srv_domain)
+        self.assertNotIn("Another module's routing", mail.md_route_explanation)
+
     def test_default_from_full_address_replaces_every_from(self):
         self.alias_domain.default_from = "news@example.com"
         mail = self.make_mail('"Bob" <bob@example.com>')
