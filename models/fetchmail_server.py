@@ -89,6 +89,7 @@ class FetchmailServer(models.Model):
 
     def _md_param(self, key):
         return self.env["ir.config_parameter"].sudo()._md_param(key)
+
     # -- connection ----------------------------------------------------------------------------
 
     def _md_open(self):

@@ -20,6 +20,8 @@ from defusedxml.common import DefusedXmlException
 
 from odoo.tools import LazyTranslate
 
+from .from_filter import render as render_lazy
+
 _lt = LazyTranslate(__name__)
 
 MAX_DECOMPRESSED = 32 * 1024 * 1024  # bytes one report may unpack to (zip and gzip bombs)
@@ -57,11 +59,11 @@ class ReportError(ValueError):
 
 
 def render(text, lang):
-    """A lazy text of this module (or a ReportError) in ``lang``: these texts are read by
-    administrators in quarantine entries and activities, not in a request's language."""
+    """A lazy text of this module (or a ReportError) in ``lang``, by the module's one renderer
+    (``from_filter.render``): read by administrators in quarantine entries and activities."""
     if isinstance(text, ReportError):
         text = text.args[0] if text.args else ""
-    return text._translate(lang or "en_US") if hasattr(text, "_translate") else str(text)
+    return str(render_lazy(text, lang))
 
 
 # --------------------------------------------------------------------------- finding

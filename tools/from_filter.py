@@ -13,7 +13,7 @@ from email.utils import getaddresses
 import idna
 
 from odoo.tools import LazyTranslate, formataddr
-from odoo.tools.translate import LazyGettext, get_translation
+from odoo.tools.translate import LazyGettext
 
 _lt = LazyTranslate(__name__)
 
@@ -36,14 +36,10 @@ _LABEL = re.compile(r"^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$")
 
 
 def render(value, lang=None):
-    """Text of a (possibly lazy, possibly nested) translated message in ``lang``."""
+    """Text of a (possibly lazy) translated message in ``lang``; Odoo renders lazy arguments
+    nested in it in the same language."""
     if isinstance(value, LazyGettext):
-        args = value._args
-        if isinstance(args, dict):
-            args = {key: render(arg, lang) for key, arg in args.items()}
-        else:
-            args = tuple(render(arg, lang) for arg in args)
-        return get_translation(value._module, lang or "en_US", value._source, args)
+        return value._translate(lang or "en_US")
     return value
 
 
