@@ -647,7 +647,9 @@ class MailMail(models.Model):
         if vals.get("state") == "outgoing" and "md_claim_until" not in vals:
             vals = dict(vals, md_claim_until=False)  # back in the queue (retry, reset): free
         if vals.get("state") != "exception" or not self.env.context.get("md_queue"):
-            return self._md_write_routed(vals)
+            if not self._md_has_planned_route(vals):
+                return super().write(vals)
+            return self._md_write_planned(vals)
         run = send_run(self.env.cr)
         key = "send_error" if "failure_type" in vals else "connect_error"
         found = getattr(run, key)
