@@ -1,6 +1,7 @@
 import psycopg2.errors
 
 from odoo import api, fields, models
+from odoo.tools import SQL
 
 KEY_RETENTION_DAYS = 90
 
@@ -51,37 +52,41 @@ class FetchmailMessageKey(models.Model):
                          "An incoming message is handled once per destination.")]
 
     @api.model
-    def _claim_destinations(self, key, message_id, destinations, server_id, outcome):
+    def _claim_destinations(self, key, message_id, destinations, server_id, outcome, also=None):
         """Claim ``destinations`` for ``key``, in one statement with stock's duplicate rule.
 
-        Returns (known, before, fresh): whether a mail.message already has ``message_id``,
-        the destinations ``key`` was handled for before, and those claimed now.  Nothing is
-        claimed for a message stock would ignore (``known`` without any destination recorded:
-        our own mail coming back, mail received before destinations were recorded; or a
-        legacy whole-message key).  A destination a concurrent worker holds raises
-        ClaimLost (it was the only one) or ClaimDeferred (the others are still to do).
+        Returns (known, before, fresh, also): whether a mail.message already has
+        ``message_id``, the destinations ``key`` was handled for before, those claimed now,
+        and the value of the SQL expression ``also`` (read in the same statement: one round
+        trip per message for the gateway; None without it).  Nothing is claimed for a
+        message stock would ignore (``known`` without any destination recorded: our own mail
+        coming back, mail received before destinations were recorded; or a legacy
+        whole-message key).  A destination a concurrent worker holds raises ClaimLost (it was
+        the only one) or ClaimDeferred (the others are still to do).
         """
         destinations = sorted(set(destinations))  # one order for every worker: no deadlock between two
         self.env["mail.message"].flush_model(["message_id"])
         cr = self.env.cr
         try:
-            cr.execute(
-                "WITH known AS (SELECT EXISTS(SELECT 1 FROM mail_message WHERE message_id = %s) AS k,"
-                " ARRAY(SELECT destination FROM fetchmail_message_key WHERE key = %s) AS d),"
+            cr.execute(SQL(
+                "WITH known AS (SELECT EXISTS(SELECT 1 FROM mail_message WHERE message_id = %(message_id)s) AS k,"
+                " ARRAY(SELECT destination FROM fetchmail_message_key WHERE key = %(key)s) AS d),"
                 " claim AS (INSERT INTO fetchmail_message_key"
                 " (key, destination, fetchmail_server_id, outcome, handled_date)"
-                " SELECT %s, v.d, %s::int, %s, now() at time zone 'UTC' FROM unnest(%s::varchar[]) AS v(d), known"
+                " SELECT %(key)s, v.d, %(server_id)s::int, %(outcome)s, now() at time zone 'UTC'"
+                " FROM unnest(%(destinations)s::varchar[]) AS v(d), known"
                 " WHERE NOT ('' = ANY(known.d)) AND NOT (known.k AND cardinality(known.d) = 0)"
                 " ON CONFLICT (key, destination) DO NOTHING RETURNING destination)"
-                " SELECT known.k, known.d, ARRAY(SELECT destination FROM claim) FROM known",
-                [message_id or "", key, key, server_id or None, outcome, destinations],
+                " SELECT known.k, known.d, ARRAY(SELECT destination FROM claim), %(also)s FROM known",
+                message_id=message_id or "", key=key, server_id=server_id or None, outcome=outcome,
+                destinations=destinations, also=also if also is not None else SQL("NULL")),
                 log_exceptions=False)  # a lost race is expected
         except (psycopg2.errors.UniqueViolation, psycopg2.errors.SerializationFailure) as error:
             raise (ClaimLost if len(destinations) == 1 else ClaimDeferred)(key) from error
         except psycopg2.errors.DeadlockDetected as error:
             raise ClaimDeferred(key) from error
-        known, before, fresh = cr.fetchone()
-        return known, set(before or ()), set(fresh or ())
+        known, before, fresh, also_value = cr.fetchone()
+        return known, set(before or ()), set(fresh or ()), also_value
 
     @api.autovacuum
     def _gc_keys(self):

@@ -13,7 +13,7 @@ import functools
 import logging
 import smtplib
 
-from odoo import api, fields, models
+from odoo import api, fields, models, tools
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 from odoo.tools.mail import email_normalize, email_normalize_all
@@ -68,6 +68,42 @@ class IrMailServer(models.Model):
         """Routing view of server records (fields read in one prefetch)."""
         return [ff.Server(srv.id, srv.name or "", srv.sequence, srv.from_filter or "", srv.active)
                 for srv in mail_servers]
+
+    @api.model
+    @tools.ormcache()
+    def _md_server_snapshot(self):
+        """(routing view of every server, archived ones too, in routing order; {server id:
+        daily limit}): read once, then kept by the registry until a server changes, so that
+        sending reads no server to route."""
+        servers = self.sudo().with_context(active_test=False).search_fetch(
+            [], ["name", "sequence", "from_filter", "active", "md_daily_limit"])
+        return tuple(self._md_servers(servers)), {srv.id: srv.md_daily_limit for srv in servers}
+
+    @api.model
+    def _md_routing_servers(self, mail_servers=None):
+        """Routing view of ``mail_servers`` (all servers when None), from the snapshot."""
+        snapshot = self._md_server_snapshot()[0]
+        if mail_servers is None:
+            return list(snapshot)
+        wanted = set(mail_servers.ids)
+        servers = [srv for srv in snapshot if srv.id in wanted]
+        if len(servers) != len(wanted):  # created in this very transaction: read them
+            return self._md_servers(mail_servers)
+        return servers
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        self.env.registry.clear_cache()  # the routing snapshot
+        return super().create(vals_list)
+
+    def write(self, vals):
+        if vals.keys() & {"name", "sequence", "from_filter", "active", "md_daily_limit"}:
+            self.env.registry.clear_cache()  # the routing snapshot
+        return super().write(vals)
+
+    def unlink(self):
+        self.env.registry.clear_cache()  # the routing snapshot
+        return super().unlink()
 
     @api.model
     def _md_legacy_params(self):
@@ -135,9 +171,9 @@ class IrMailServer(models.Model):
 
     def _find_mail_server(self, email_from, mail_servers=None):
         """Server and From for ``email_from`` by the documented rules (tools.from_filter)."""
-        if mail_servers is None:
-            mail_servers = self.sudo().search([])
-        servers = self._md_servers(mail_servers)  # archived ones only explain themselves
+        # archived ones only explain themselves
+        servers = self._md_routing_servers(mail_servers) if mail_servers is not None \
+            else [srv for srv in self._md_routing_servers() if srv.active]
         decision = self._md_decide(email_from, servers, self._md_notification_email(),
                                    self._md_legacy_params())
         server = self.sudo().browse(decision.server_id) if decision.server_id else None

@@ -335,6 +335,15 @@ class MailBounceEvent(models.Model):
     def _bounced_records(self, email):
         """{model: ids} of active records counting bounces of ``email``: one query for all
         models (stock runs one search per model on every incoming message)."""
+        query = self._bounced_records_query(email)
+        found = {}
+        for name, record_id in self.env.execute_query(query) if query else ():
+            found.setdefault(name, []).append(record_id)
+        return found
+
+    @api.model
+    def _bounced_records_query(self, email):
+        """SELECT (model, id) of the records ``_bounced_records`` finds, or None."""
         selects = []
         for name in self._bounce_counter_models():
             model = self.env[name]
@@ -347,12 +356,7 @@ class MailBounceEvent(models.Model):
             model.flush_model(fnames)
             selects.append(SQL("SELECT %s, id FROM %s WHERE %s", name, SQL.identifier(model._table),
                                SQL(" AND ").join(conditions)))
-        if not selects:
-            return {}
-        found = {}
-        for name, record_id in self.env.execute_query(SQL(" UNION ALL ").join(selects)):
-            found.setdefault(name, []).append(record_id)
-        return found
+        return SQL(" UNION ALL ").join(selects) if selects else None
 
     @api.model
     def _signed_bounce_addresses(self, message_dict):

@@ -54,9 +54,10 @@ class MailMail(models.Model):
                 vals[key] = sanitize_header_value(vals[key])
         return vals
 
-    def _md_routed_batches(self):
-        """Group by (server, alias domain, sender), decide each group once from one read of the
-        servers, and keep the decision to record it on the mails."""
+    def _md_plan_routes(self):
+        """The route of each e-mail, decided once per (server, alias domain, sender) from one
+        read of the servers (archived ones too, only to explain that they are skipped):
+        {mail id: (decision, values recorded with its outcome, whether its server was set)}."""
         # mass_mailing installed: a mailing's Dedicated Server obeys its FROM filter too when
         # enabled (the default, as the documentation wants; "False" restores stock)
         icp = self.env["ir.config_parameter"].sudo()
@@ -73,16 +74,9 @@ class MailMail(models.Model):
                    bool(mass and row["mailing_id"]))
             groups[key].append(row)
         IrMailServer = self.env["ir.mail_server"].sudo()
-        # archived ones too, only to explain that they are skipped (same single query)
-        mail_servers = IrMailServer.with_context(active_test=False).search(
-            [], order="sequence, name, id")
-        servers = IrMailServer._md_servers(mail_servers)
-        legacy = None
-        # this module's _find_mail_server answers with _md_decide: asked once when no module
-        # above it overrides that method
-        overridden_finder = type(IrMailServer)._find_mail_server is not OwnMailServer._find_mail_server
-        run = send_run(self.env.cr)
-        routed = defaultdict(list)
+        servers = IrMailServer._md_routing_servers()
+        legacy = IrMailServer._md_legacy_params() if groups else None
+        plan = {}
         for (server_id, alias_domain_id, sender, from_mailing), group_rows in groups.items():
             finder = IrMailServer
             if alias_domain_id:
@@ -91,47 +85,43 @@ class MailMail(models.Model):
                     domain_notifications_email=alias_domain.default_from_email,
                     domain_bounce_address=alias_domain.bounce_email,
                     md_default_from_full="@" in (alias_domain.default_from or ""))
-            if server_id:
-                # a server set on the e-mail: kept; a mailing's Dedicated Server obeys its filter
-                legacy = legacy or IrMailServer._md_legacy_params()
-                decision = finder._md_decide(
-                    sender or "", servers, finder._md_notification_email(), legacy,
-                    forced_server_id=server_id, filter_forced=from_mailing)
-            else:
-                legacy = legacy or IrMailServer._md_legacy_params()
-                decision = finder._md_decide(sender or "", servers, finder._md_notification_email(), legacy)
-                if overridden_finder:
-                    # a module above this one changed Odoo's extension point: its answer is
-                    # sent, and the explanation says it overrode the rules
-                    server, smtp_from = finder._find_mail_server(sender, mail_servers)
-                    if (server.id if server else False) != (decision.server_id or False) \
-                            or smtp_from != decision.email_from:
-                        decision = ff.overridden_decision(decision, server.id if server else None, smtp_from)
-            lang = self.env.lang
-            explanation = "\n".join([decision.explanation(lang)] + [
-                self.env._("Passed over %s", line)
-                for line in decision.passed_over_lines(servers, lang)])
-            values = {"md_route_server_id": decision.server_id or False,
-                      "md_route_rule": str(decision.rule),
-                      "md_route_from_final": ff.sent_from(sender, decision.email_from)
-                      or decision.email_from,
-                      "md_route_envelope": IrMailServer._md_planned_envelope(
-                          decision, servers, finder.env.context.get("domain_bounce_address")),
-                      "md_route_explanation": explanation}
-            # recorded with each e-mail's outcome (the write `_send` does anyway): no query
-            planned = {}
+            # a server set on the e-mail is kept (Odoo sends with it as it is); a mailing's
+            # Dedicated Server obeys its filter
+            decision = finder._md_decide(
+                sender or "", servers, finder._md_notification_email(), legacy,
+                **({"forced_server_id": server_id, "filter_forced": from_mailing}
+                   if server_id else {}))
+            route = RoutePlan(finder, servers, sender, decision, bool(server_id))
             for row in group_rows:
-                original = row["email_from"]
-                if original not in planned:
-                    planned[original] = dict(values, md_route_from_original=original)
-                run.mails[row["id"]] = planned[original]
-            key = (decision.server_id or server_id or False, alias_domain_id,
-                   decision.email_from if decision.rewritten or not server_id else sender)
-            routed[key].extend(row["id"] for row in group_rows)
-        batch_size = icp._md_param("mail.session.batch.size")
-        for (server_id, alias_domain_id, smtp_from), ids in routed.items():
-            for batch_ids in tools.split_every(batch_size, ids):
-                yield server_id, alias_domain_id, smtp_from, batch_ids
+                plan[row["id"]] = (route, row["email_from"])
+        return plan
+
+    def _split_by_mail_configuration(self):
+        """Odoo's groups and batches (its ``_find_mail_server`` is this module's routing, or
+        a module's above it), with each e-mail's route recorded, a mailing's Dedicated Server
+        held to its FROM filter and each server's daily allowance (the rest waits)."""
+        plan = self._md_plan_routes()
+        run = send_run(self.env.cr)
+        # Odoo's split asks this module's _find_mail_server, which answers with the decision
+        # planned here; a module above may answer otherwise for e-mails without a server
+        finder = type(self.env["ir.mail_server"])._find_mail_server
+        overridden = finder is not OwnMailServer._find_mail_server
+        for server_id, alias_domain_id, smtp_from, ids in super()._split_by_mail_configuration():
+            routed = defaultdict(list)
+            for mail_id in ids:
+                route, original = plan[mail_id]
+                if overridden and not route.server_set:
+                    route.found(server_id, smtp_from)
+                    key = (server_id, alias_domain_id, smtp_from)
+                else:
+                    key = route.key(server_id, alias_domain_id)
+                run.mails[mail_id] = route.values(self.env, original)
+                routed[key].append(mail_id)
+            for (batch_server_id, batch_alias_domain_id, batch_from), batch_ids in routed.items():
+                batch_ids = self._md_within_allowance(batch_server_id, batch_ids)
+                if batch_ids:
+                    run.batch_ids = batch_ids  # for a failover note
+                    yield batch_server_id, batch_alias_domain_id, batch_from, batch_ids
 
     def _md_send_routed(self, auto_commit=False, raise_exception=False, post_send_callback=None):
         """Odoo's send; the routes planned for these e-mails are forgotten once it is over."""
@@ -338,13 +328,25 @@ class MailMail(models.Model):
         """Whatever the path, an e-mail is claimed before it is sent: e-mails a queue worker
         or another send holds are left to it."""
         context = self.env.context
+        if context.get("md_queue_claimed"):
+            # Odoo's process_email_queue sends what this module's claimed (see there)
+            run = send_run(self.env.cr)
+            claimed, run.claimed_ids = run.claimed_ids, None
+            # the claim's keys removed, not overridden: nothing below runs Odoo's queue again
+            plain = self.with_context({  # pylint: disable=context-overridden
+                key: value for key, value in context.items()
+                if key not in ("md_queue_claimed", "filters")})
+            return plain.browse(claimed)._md_send_claimed(run.scheduled)
         if context.get("md_queue"):
             mails = self  # claimed by the queue already
         elif context.get("md_after_commit"):
-            # Odoo's after-commit send, on a cursor of its own: the queue's rules, never an
-            # error for the user who posted (what is not sent stays queued)
+            # Odoo's after-commit send, on a cursor of its own: the queue's claim and rules,
+            # never an error for the user who posted (what is not sent stays queued)
             try:
-                return self.with_context(md_after_commit=False).process_email_queue(ids=self.ids)
+                plain = self.with_context(md_after_commit=False)
+                batch_size = self.env["ir.config_parameter"].sudo()._md_param("mail.mail.queue.batch.size")
+                send_ids = plain._md_claim_due(self.ids, batch_size)
+                return plain.browse(send_ids)._md_send_claimed(False) if send_ids else None
             except Exception:
                 _queue_logger.exception("Immediate send failed; the queue sends these e-mails")
                 return None
@@ -430,16 +432,14 @@ class MailMail(models.Model):
         return sorted(row[0] for row in rows)
 
     @api.model
-    def process_email_queue(self, ids=None, batch_size=1000):  # noqa: C901 - claim, send, commit and release are one transaction's steps
-        """Send one batch of due e-mails, oldest first, claimed so that several workers never
-        send the same e-mail (see README "Outgoing queue")."""
+    def _md_claim_due(self, ids, batch_size):
+        """Claim the due e-mails this run sends: oldest first, row-locked with SKIP LOCKED and
+        held by this live worker until its batch commits (see README "Outgoing queue")."""
         auto_commit = not getattr(threading.current_thread(), "testing", False)
-        batch_size = self.env["ir.config_parameter"].sudo()._md_param("mail.mail.queue.batch.size", batch_size)
         now = fields.Datetime.now()
         domain = self._md_queue_domain(now) + list(self.env.context.get("filters") or [])
         if ids:
             domain.append(("id", "in", list(ids)))
-        send_ids = []
         if auto_commit and not ids:  # the scheduled run cleans up after stopped workers
             self._md_recover_handovers(now)
         for _try in range(3):
@@ -448,22 +448,46 @@ class MailMail(models.Model):
                 # invalid-commit: the queue commits each batch, as Odoo's own process_email_queue does
                 self.env.cr.commit()  # pylint: disable=invalid-commit
             try:
-                # the claimed rows stay locked by this live worker until the batch commits:
-                # no other worker or send takes them over, however long the batch takes
-                send_ids = self._md_claim_batch(domain, batch_size * 10 if ids else batch_size,
-                                                CLAIM_MINUTES, now)
-                break
+                return self._md_claim_batch(domain, batch_size * 10 if ids else batch_size,
+                                            CLAIM_MINUTES, now)
             except psycopg2.errors.SerializationFailure:
                 # another worker claimed the same rows between our snapshot and our lock
                 self.env.cr.rollback()
+        return []
+
+    @api.model
+    def process_email_queue(self, ids=None, batch_size=1000):
+        """The claim first, then Odoo's run over exactly the claimed e-mails (its ``filters``
+        context): its ``send`` comes back to ``_md_send_claimed``, which sends them as one
+        batch. Several workers never send the same e-mail."""
+        batch_size = self.env["ir.config_parameter"].sudo()._md_param("mail.mail.queue.batch.size", batch_size)
+        send_ids = self._md_claim_due(ids, batch_size)
         if not send_ids:
             return None
+        run = send_run(self.env.cr)
+        run.claimed_ids = send_ids
+        run.scheduled = not ids
+        queue = self.with_context(filters=[("id", "in", send_ids)], md_queue_claimed=True)
+        try:
+            # an error before Odoo's run reaches the send rolls the claim back with the rest
+            return super(MailMail, queue).process_email_queue(ids=send_ids if ids else None,
+                                                              batch_size=batch_size)
+        finally:
+            run.claimed_ids = None
+
+    def _md_send_claimed(self, scheduled):
+        """Send claimed e-mails as one batch: one commit for the batch, each hand-over logged
+        on its own cursor meanwhile, a scheduled run cut by its time budget; what a failure
+        leaves unsent is free again at once."""
+        auto_commit = not getattr(threading.current_thread(), "testing", False)
+        send_ids = self.ids
         post_send_callback = None
-        if not ids:
+        if scheduled:
             done = set()
             total = len(send_ids)
+            batch_size = self.env["ir.config_parameter"].sudo()._md_param("mail.mail.queue.batch.size")
             if len(send_ids) >= batch_size > 0:
-                total += self.search_count(self._md_queue_domain(now))
+                total += self.search_count(self._md_queue_domain(fields.Datetime.now()))
 
             def post_send_callback(mail_ids):
                 done.update(mail_ids)
@@ -474,7 +498,7 @@ class MailMail(models.Model):
         run.unlink_ids = set()
         # a scheduled run stops in time for the cron's time limit; the rest goes next run
         run.deadline = time.monotonic() + self._md_time_budget() \
-            if auto_commit and not ids else None
+            if auto_commit and scheduled else None
         run.cut_by_time = False
         run.committing = auto_commit  # notes on servers go on cursors of their own
         # one commit for the whole batch; meanwhile each hand-over is logged on its own cursor
@@ -483,12 +507,12 @@ class MailMail(models.Model):
             if auto_commit and len(send_ids) > 1 else None
         committed = False
         try:
-            res = self.browse(send_ids).with_context(md_queue=True, md_queue_batch=True).send(
+            res = self.with_context(md_queue=True, md_queue_batch=True).send(
                 auto_commit=False, post_send_callback=post_send_callback)
             # deleted with the outcomes that allow it, in the same transaction
             unlink_ids, run.unlink_ids = run.unlink_ids, None
             self._md_unlink_sent(unlink_ids)
-            if auto_commit and (log is not None or not ids):
+            if auto_commit and (log is not None or scheduled):
                 self.env.cr.commit()  # pylint: disable=invalid-commit
             # (an immediate send of one e-mail leaves the commit to its own cursor, which
             # commits as soon as this returns)
@@ -504,20 +528,25 @@ class MailMail(models.Model):
                 self._md_note_handed_over(log.entries)
             # what was not sent is free again for the next run (sent mails keep their
             # stale claim: harmless, any return to 'outgoing' clears it)
-            self.flush_model(["md_claim_until"])
-            self.env.cr.execute(SQL(
-                "UPDATE mail_mail SET md_claim_until = NULL WHERE id = ANY(%s) "
-                "AND state = 'outgoing'", send_ids))
-            self.invalidate_model(["md_claim_until"])
-            if auto_commit:
-                self.env.cr.commit()  # pylint: disable=invalid-commit
+            self._md_release_claim(send_ids, auto_commit)
         finally:
             run.end_queue_run()
             if log:
                 # a scheduled run removes its rows; an immediate send leaves them to the next
                 # scheduled run (one query less per e-mail sent as it is posted)
-                log.close(forget=committed and not ids)
+                log.close(forget=committed and scheduled)
         return res
+
+    @api.model
+    def _md_release_claim(self, send_ids, auto_commit):
+        """Claimed e-mails still outgoing are free again for the next run."""
+        self.flush_model(["md_claim_until"])
+        self.env.cr.execute(SQL(
+            "UPDATE mail_mail SET md_claim_until = NULL WHERE id = ANY(%s) "
+            "AND state = 'outgoing'", list(send_ids)))
+        self.invalidate_model(["md_claim_until"])
+        if auto_commit:
+            self.env.cr.commit()  # pylint: disable=invalid-commit
 
     @api.model
     def _md_time_budget(self):
@@ -731,22 +760,20 @@ class MailMail(models.Model):
 
     # ------------------------------------------------------------------ daily limit
 
-    def _split_by_mail_configuration(self):
-        """Batches as routed, cut to the daily allowance of their server; the rest waits."""
-        for server_id, alias_domain_id, smtp_from, batch_ids in self._md_routed_batches():
-            if server_id:
-                server = self.env["ir.mail_server"].sudo().browse(server_id)
-                if server.md_daily_limit:  # read with the routing's servers: no query
-                    granted = server._md_reserve(len(batch_ids))
-                    if granted is None:  # the allowance could not be read now
-                        self.browse(batch_ids)._md_wait_a_moment(server)
-                        continue
-                    if granted < len(batch_ids):
-                        self.browse(batch_ids[granted:])._md_wait_next_day(server)
-                        batch_ids = batch_ids[:granted]
-            if batch_ids:
-                send_run(self.env.cr).batch_ids = batch_ids  # for a failover note
-                yield server_id, alias_domain_id, smtp_from, batch_ids
+    def _md_within_allowance(self, server_id, batch_ids):
+        """The part of a batch its server's daily allowance admits; the rest waits."""
+        if not server_id:
+            return batch_ids
+        if not self.env["ir.mail_server"]._md_server_snapshot()[1].get(server_id):
+            return batch_ids  # no daily limit (read with the routing's servers: no query)
+        server = self.env["ir.mail_server"].sudo().browse(server_id)
+        granted = server._md_reserve(len(batch_ids))
+        if granted is None:  # the allowance could not be read now
+            self.browse(batch_ids)._md_wait_a_moment(server)
+            return []
+        if granted < len(batch_ids):
+            self.browse(batch_ids[granted:])._md_wait_next_day(server)
+        return batch_ids[:granted]
 
     def _md_wait_a_moment(self, server):
         self._md_write_routed({
@@ -763,3 +790,56 @@ class MailMail(models.Model):
             "md_last_error": self.env._(
                 "Daily limit of %(limit)s e-mails reached on server %(server)s: waits for the "
                 "next day.", limit=server.md_daily_limit, server=server.display_name)})
+
+
+class RoutePlan:
+    """The routing decision of one group of e-mails (same server, alias domain and sender)
+    and what is recorded on each of them with its outcome."""
+
+    def __init__(self, finder, servers, sender, decision, server_set):
+        self.finder = finder  # ir.mail_server in the alias domain's context
+        self.servers = servers
+        self.sender = sender
+        self.decision = decision
+        self.server_set = server_set
+        self._values = None
+        self._planned = {}
+
+    def key(self, server_id, alias_domain_id):
+        """(server, alias domain, From) this group is sent with; ``server_id``: the one set
+        on its e-mails, if any."""
+        decision = self.decision
+        server_id = decision.server_id or (server_id if self.server_set else False) or False
+        if self.server_set and not decision.rewritten:
+            return server_id, alias_domain_id, self.sender
+        return server_id, alias_domain_id, decision.email_from
+
+    def found(self, server_id, smtp_from):
+        """A module above this one answered Odoo's ``_find_mail_server`` differently: its
+        answer is sent, and the explanation says it overrode the rules."""
+        decision = self.decision
+        if (server_id or False) != (decision.server_id or False) or smtp_from != decision.email_from:
+            self.decision = ff.overridden_decision(decision, server_id or None, smtp_from)
+            self._values = None
+            self._planned = {}
+
+    def values(self, env, original):
+        """What is written with the outcome of an e-mail whose stored From is ``original``
+        (one dictionary per From: e-mails sharing it are written together)."""
+        if original in self._planned:
+            return self._planned[original]
+        if self._values is None:
+            decision, lang = self.decision, env.lang
+            explanation = "\n".join([decision.explanation(lang)] + [
+                env._("Passed over %s", line)
+                for line in decision.passed_over_lines(self.servers, lang)])
+            self._values = {
+                "md_route_server_id": decision.server_id or False,
+                "md_route_rule": str(decision.rule),
+                "md_route_from_final": ff.sent_from(self.sender, decision.email_from)
+                or decision.email_from,
+                "md_route_envelope": self.finder._md_planned_envelope(
+                    decision, self.servers, self.finder.env.context.get("domain_bounce_address")),
+                "md_route_explanation": explanation}
+        planned = self._planned[original] = dict(self._values, md_route_from_original=original)
+        return planned

@@ -11,7 +11,7 @@ from email.utils import getaddresses
 import psycopg2
 
 from odoo import api, models
-from odoo.tools import email_normalize, email_split
+from odoo.tools import SQL, email_normalize, email_split
 from odoo.tools.mail import decode_message_header, generate_tracking_message_id
 
 from ..tools import autoreply, dsn, gateway, mailgate, reply_key
@@ -31,15 +31,18 @@ class MailThread(models.AbstractModel):
     # tools/verp.py).
 
     def _detect_is_bounce(self, message, message_dict):
-        """Odoo's rules (to a bounce address, from a MAILER-DAEMON, a multipart/report), with
-        the bounce addresses of the alias domains cached instead of searched for every incoming
-        e-mail; replaced bounce addresses and signed ones (``<bounce>+<token>@<domain>``) too."""
+        """Odoo's rules (to a bounce address, from a MAILER-DAEMON, a multipart/report) from
+        the cached bounce addresses first, replaced bounce addresses and signed ones
+        (``<bounce>+<token>@<domain>``) too; then Odoo's own check."""
         recipients = {email_normalize(e) or e for e in email_split(message_dict.get("to") or "")}
         senders = email_split(message_dict.get("email_from") or "")
         if dsn.is_delivery_report(recipients, self.env["mail.alias.domain"]._md_bounce_emails(),
                                   senders[0] if senders else "", message.get_content_type()):
             return True
-        return bool(self.env["mail.bounce.event"]._signed_bounce_addresses(message_dict))
+        if self.env["mail.bounce.event"]._signed_bounce_addresses(message_dict):
+            return True
+        return super()._detect_is_bounce(message, dict(message_dict, to=message_dict.get("to") or "",
+                                                       email_from=message_dict.get("email_from") or ""))
 
     def _message_parse_extract_bounce(self, email_message, message_dict):
         """Stock values plus our reading of the report (``bounce_report``) and of a signed
@@ -87,10 +90,19 @@ class MailThread(models.AbstractModel):
     def _routing_reset_bounce(self, email_message, message_dict):
         """Stock's reset, on the address whatever the display name (stock matches a bare
         address only), and only when a record counts bounces of it: one query finds those
-        for every model (stock searches each model on every incoming message)."""
+        for every model (stock searches each model on every incoming message). In the
+        gateway, that query is part of the gateway's claim (``_gateway_reset_bounce``)."""
+        deferred = self.env.context.get("mail_gateway_bounce_reset")
+        if deferred is not None:
+            deferred.append((email_message, message_dict))
+            return None
         normalized = self.env["mail.bounce.event"]._normalize(message_dict.get("email_from"))
         if not normalized or not self.env["mail.bounce.event"]._bounced_records(normalized):
             return None
+        return self._md_reset_bounce(email_message, message_dict, normalized)
+
+    def _md_reset_bounce(self, email_message, message_dict, normalized):
+        """Stock's reset of the bounce counters of ``normalized``."""
         return super()._routing_reset_bounce(email_message, dict(message_dict, email_from=normalized))
 
     # ---- gateway guard (message_route, message_process, loop/auto-reply
@@ -146,7 +158,7 @@ class MailThread(models.AbstractModel):
         if not release_id:
             key = message_key(raw)
             target = values.get("alias_id") or values.get("model") or ""
-            _known, before, fresh = self.env["fetchmail.message.key"]._claim_destinations(
+            _known, before, fresh, _also = self.env["fetchmail.message.key"]._claim_destinations(
                 key, Quarantine._quarantine_headers(raw).get("message_id"), [f"held:{reason}:{target}"],
                 server_id, "quarantined")
             received = {destination for destination in before if not destination.startswith("held:")}
@@ -372,14 +384,18 @@ class MailThread(models.AbstractModel):
                                           duplicate_if=True)
 
         refusals = gateway.Refusals()
+        # routing asks to reset the sender's bounce counters: checked with the claim below
+        bounce_reset = []
         router = self.with_context(
             mail_gateway_refusals=refusals, mail_gateway_no_answer=silent,
-            mail_catchall_aliases=list(catchall))
+            mail_catchall_aliases=list(catchall), mail_gateway_bounce_reset=bounce_reset)
         progress["step"] = "route"
         routes = router.message_route(email_message, msg_dict, model, thread_id, custom_values)
         progress["step"] = "check"
 
         if not routes:
+            for reset in bounce_reset:
+                self._routing_reset_bounce(*reset)
             if refusals:
                 reason, detail, values = refusals[0]
                 return self._gateway_held(progress, raw, reason, detail, **values)
@@ -392,9 +408,8 @@ class MailThread(models.AbstractModel):
         # Duplicates are judged per destination: the same message Bcc'd to two aliases (two
         # envelope recipients, two mailboxes) goes to both; the same message for the same
         # destination is skipped (what routing did for it is rolled back with the savepoint).
-        destinations = {self._gateway_destination(route) for route in routes}
-        fresh = self._gateway_claim(progress, raw, msg_dict, destinations)
-        routes = [route for route in routes if self._gateway_destination(route) in fresh]
+        routes, loop_counts = self._gateway_claim_routes(progress, raw, msg_dict, routes, bounce_reset,
+                                                         "loop" not in bypass)
 
         first_model, first_thread, _cv, _uid, first_alias = routes[0]
         target = {"alias_id": first_alias.id if first_alias else False,
@@ -410,7 +425,7 @@ class MailThread(models.AbstractModel):
             msg_dict.pop("parent_id", None)
 
         if "loop" not in bypass:
-            limit = self._gateway_loop_exceeded(msg_dict, routes)
+            limit = self._gateway_loop_exceeded(msg_dict, routes, loop_counts)
             if limit:
                 self._gateway_held(progress, raw, "loop", limit["detail"], **dict(target, **limit["values"]))
                 if not silent:
@@ -426,8 +441,45 @@ class MailThread(models.AbstractModel):
         return result
 
     @api.model
-    def _gateway_claim(self, progress, raw, msg_dict, destinations):
-        """Claim ``destinations`` for this message; return those not received before.
+    def _gateway_claim_routes(self, progress, raw, msg_dict, routes, bounce_reset, count_loops):
+        """The routes not received before, and what the sender created within the loop window
+        ({alias id or (0, model): count}); routing's bounce reset done. One statement reads
+        all three with the claim."""
+        destinations = {self._gateway_destination(route) for route in routes}
+        loop_counts = None
+        if count_loops and (counting := self._gateway_loop_counting(msg_dict, routes)):
+            loop_counts = self.env["mail.gateway.receipt"]._count_created_sql(*counting)
+        bounced = self._gateway_bounced_query(bounce_reset)
+        fresh, (counts, has_bounced) = self._gateway_claim(
+            progress, raw, msg_dict, destinations,
+            SQL("json_build_array(%s, %s)", loop_counts if loop_counts is not None else SQL("NULL"),
+                SQL("EXISTS(%s)", bounced) if bounced is not None else SQL("FALSE")))
+        if has_bounced:
+            self._gateway_reset_bounce(bounce_reset)
+        routes = [route for route in routes if self._gateway_destination(route) in fresh]
+        return routes, self.env["mail.gateway.receipt"]._read_counts(counts)
+
+    @api.model
+    def _gateway_bounced_query(self, bounce_reset):
+        """The query of the records counting bounces of the sender routing asked to reset
+        (read with the claim), or None."""
+        if not bounce_reset:
+            return None
+        normalized = self.env["mail.bounce.event"]._normalize(bounce_reset[0][1].get("email_from"))
+        return self.env["mail.bounce.event"]._bounced_records_query(normalized) if normalized else None
+
+    @api.model
+    def _gateway_reset_bounce(self, bounce_reset):
+        """The reset routing asked for, once the claim found records counting bounces."""
+        for email_message, message_dict in bounce_reset:
+            normalized = self.env["mail.bounce.event"]._normalize(message_dict.get("email_from"))
+            if normalized:
+                self._md_reset_bounce(email_message, message_dict, normalized)
+
+    @api.model
+    def _gateway_claim(self, progress, raw, msg_dict, destinations, also=None):
+        """Claim ``destinations`` for this message; return those not received before, and the
+        value of the SQL expression ``also`` read in the same statement.
 
         One statement (``fetchmail.message.key._claim_destinations``), in place of stock's
         Message-Id query.  Raises ClaimLost (the savepoint rolls back what routing did) when
@@ -437,11 +489,11 @@ class MailThread(models.AbstractModel):
         While an administrator releases a held message, its destinations are all fresh.
         """
         key = message_key(raw)
-        known, before, fresh = self.env["fetchmail.message.key"]._claim_destinations(
+        known, before, fresh, also_value = self.env["fetchmail.message.key"]._claim_destinations(
             key, msg_dict.get("message_id"), destinations,
-            self.env.context.get("default_fetchmail_server_id"), "processed")
+            self.env.context.get("default_fetchmail_server_id"), "processed", also)
         if self.env.context.get("mail_gateway_release_id"):
-            return set(destinations)
+            return set(destinations), also_value
         if not fresh and (destinations or "" in before or (known and not before)):
             done = tuple(sorted(filter(None, before)))
             self._gateway_logger.info(
@@ -450,7 +502,7 @@ class MailThread(models.AbstractModel):
                 ", ".join(done) or "this database")
             progress["result"].update(destinations=done)
             raise ClaimLost(key)
-        return fresh
+        return fresh, also_value
 
     @api.model
     def _gateway_record_receipt(self, msg_dict, routes, fingerprint):
@@ -477,7 +529,17 @@ class MailThread(models.AbstractModel):
             msg_dict.get("references"), msg_dict.get("in_reply_to"))
 
     @api.model
-    def _gateway_loop_exceeded(self, message_dict, routes):
+    def _gateway_loop_counting(self, message_dict, routes):
+        """(sender, routes creating a record as (model, alias), start of the loop window), or
+        None when the loop limit has nothing to count."""
+        sender = email_normalize(message_dict.get("email_from"))
+        creating = [(model, alias) for model, thread_id, _cv, _uid, alias in routes or () if not thread_id]
+        if not sender or not creating:
+            return None
+        return sender, creating, self._gateway_window_start()
+
+    @api.model
+    def _gateway_loop_exceeded(self, message_dict, routes, counts=None):
         """Return what the sender exceeded (dict with ``detail`` and ``values``), or False.
 
         The gateway's loop limit, in place of stock's ``_detect_loop_sender`` (which counts a
@@ -486,15 +548,16 @@ class MailThread(models.AbstractModel):
         Counts e-mails that came through the gateway and created a record (receipts), per
         alias (per model for fallback routes), within ``mail.gateway.loop.minutes``; at
         ``mail.gateway.loop.threshold`` the next one creates nothing.  Allow-listed senders
-        (``mail.gateway.allowed``) are exempt.  Constant queries, all indexed.
+        (``mail.gateway.allowed``) are exempt.  Constant queries, all indexed.  ``counts``:
+        already read (``mail.gateway.receipt._count_created``'s answer), else read here.
         """
-        sender = email_normalize(message_dict.get("email_from"))
-        creating = [(model, alias) for model, thread_id, _cv, _uid, alias in routes or () if not thread_id]
-        if not sender or not creating:
+        counting = self._gateway_loop_counting(message_dict, routes)
+        if not counting:
             return False
+        sender, creating, since = counting
         minutes, threshold = self._gateway_loop_settings()
-        counts = self.env["mail.gateway.receipt"]._count_created(
-            sender, creating, self._gateway_window_start())
+        if counts is None:
+            counts = self.env["mail.gateway.receipt"]._count_created(sender, creating, since)
         for model, alias in creating:
             count = counts.get(alias.id if alias else (0, model), 0)
             if gateway.over_loop_limit(count, threshold):

@@ -28,8 +28,11 @@ class SendRun:
     accepted: dict = field(default_factory=dict)
     already_delivered: set = field(default_factory=set)
     deferred: set = field(default_factory=set)
-    # a queue run: its hand-over log, its time budget, whether it commits, its current batch
+    # a queue run: the e-mails it claimed for Odoo's process_email_queue to send and
+    # whether it is the scheduled one; its hand-over log, its time budget, whether it commits, its current batch
     # and the sent e-mails it removes at the end
+    claimed_ids: list | None = None
+    scheduled: bool = False
     handover: object = None
     deadline: float | None = None
     cut_by_time: bool = False
