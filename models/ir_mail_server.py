@@ -169,8 +169,21 @@ class IrMailServer(models.Model):
             return ff.split_sender(bounce)[1] or bounce
         return ff.split_sender(decision.email_from)[1] or False
 
+    @api.model
+    def _md_finder_key(self, email_from):
+        """``email_from`` with the alias domain's addresses Odoo's split puts in the context."""
+        context = self.env.context
+        return (email_from or "", context.get("domain_notifications_email") or None,
+                context.get("domain_bounce_address") or None)
+
     def _find_mail_server(self, email_from, mail_servers=None):
-        """Server and From for ``email_from`` by the documented rules (tools.from_filter)."""
+        """Server and From for ``email_from`` by the documented rules (tools.from_filter);
+        within ``mail.mail`` sending, the decision its plan made (``md_route_decisions``)."""
+        planned = self.env.context.get("md_route_decisions")
+        decision = planned.get(self._md_finder_key(email_from)) if planned is not None else None
+        if decision is not None:
+            return (self.sudo().browse(decision.server_id) if decision.server_id else None,
+                    decision.email_from)
         # archived ones only explain themselves
         servers = self._md_routing_servers(mail_servers) if mail_servers is not None \
             else [srv for srv in self._md_routing_servers() if srv.active]

@@ -103,10 +103,14 @@ class MailMail(models.Model):
         plan = self._md_plan_routes()
         run = send_run(self.env.cr)
         # Odoo's split asks this module's _find_mail_server, which answers with the decision
-        # planned here; a module above may answer otherwise for e-mails without a server
+        # planned here (handed down in the context); a module above may answer otherwise for
+        # e-mails without a server
         finder = type(self.env["ir.mail_server"])._find_mail_server
         overridden = finder is not OwnMailServer._find_mail_server
-        for server_id, alias_domain_id, smtp_from, ids in super()._split_by_mail_configuration():
+        decided = PlannedDecisions({route.finder_key(): route.decision
+                                    for route, _original in plan.values() if not route.server_set})
+        split = super(MailMail, self.with_context(md_route_decisions=decided))
+        for server_id, alias_domain_id, smtp_from, ids in split._split_by_mail_configuration():
             routed = defaultdict(list)
             for mail_id in ids:
                 route, original = plan[mail_id]
@@ -416,20 +420,39 @@ class MailMail(models.Model):
                 "|", ("md_claim_until", "=", False), ("md_claim_until", "<", now)]
 
     @api.model
-    def _md_claim_batch(self, domain, limit, claim_minutes, now):
+    def _md_claim_batch(self, domain, limit, claim_minutes, now, mark=True):
         """Oldest due e-mails first, row-locked with SKIP LOCKED (rows another worker is
-        claiming are skipped, never waited for), then marked as claimed."""
+        claiming are skipped, never waited for), then marked as claimed. Without ``mark``
+        (given e-mails, sent in full before this transaction ends) the lock alone claims."""
         query = self._search(domain, order="id", limit=limit or None)
         # handed over by a worker that stopped mid-batch: never sent again (see recovery)
         query.add_where(SQL("NOT EXISTS (SELECT 1 FROM mail_mail_handover h "
                             "WHERE h.mail_id = mail_mail.id)"))
+        selected = query.select(SQL.identifier("mail_mail", "id"))
+        if not mark:
+            rows = self._md_query(SQL("%s FOR NO KEY UPDATE OF mail_mail SKIP LOCKED", selected))
+            return sorted(row[0] for row in rows)
         rows = self._md_query(SQL(  # flushes what the domain reads
             "UPDATE mail_mail SET md_claim_until = %s WHERE id IN (%s FOR UPDATE OF mail_mail "
             "SKIP LOCKED) RETURNING id",
-            now + datetime.timedelta(minutes=claim_minutes),
-            query.select(SQL.identifier("mail_mail", "id"))))
+            now + datetime.timedelta(minutes=claim_minutes), selected))
         self.invalidate_model(["md_claim_until"])
         return sorted(row[0] for row in rows)
+
+    @api.model
+    def _md_lock_due(self, ids, now):
+        """Those of ``ids`` that are due, row-locked with SKIP LOCKED (the conditions of
+        ``_md_queue_domain`` and of the hand-over log, as one statement: this runs once per
+        e-mail sent right after its commit)."""
+        self.flush_model(["state", "scheduled_date", "md_next_try", "md_claim_until"])
+        rows = self._md_query(SQL(
+            "SELECT id FROM mail_mail m WHERE id = ANY(%(ids)s) AND state = 'outgoing'"
+            " AND (scheduled_date IS NULL OR scheduled_date <= %(now)s)"
+            " AND (md_next_try IS NULL OR md_next_try <= %(now)s)"
+            " AND (md_claim_until IS NULL OR md_claim_until < %(now)s)"
+            " AND NOT EXISTS (SELECT 1 FROM mail_mail_handover h WHERE h.mail_id = m.id)"
+            " ORDER BY id FOR NO KEY UPDATE SKIP LOCKED", ids=list(ids), now=now))
+        return [row[0] for row in rows]
 
     @api.model
     def _md_claim_due(self, ids, batch_size):
@@ -437,6 +460,16 @@ class MailMail(models.Model):
         held by this live worker until its batch commits (see README "Outgoing queue")."""
         auto_commit = not getattr(threading.current_thread(), "testing", False)
         now = fields.Datetime.now()
+        if ids and not self.env.context.get("filters"):
+            # given e-mails (the immediate send): sent in full before this transaction ends,
+            # the row lock alone claims them (see _md_lock_due)
+            for _try in range(3 if auto_commit else 1):
+                try:
+                    return self._md_lock_due(ids, now)
+                except psycopg2.errors.SerializationFailure:
+                    # changed by a transaction committed since our snapshot: a new one sees it
+                    self.env.cr.rollback()
+            return []
         domain = self._md_queue_domain(now) + list(self.env.context.get("filters") or [])
         if ids:
             domain.append(("id", "in", list(ids)))
@@ -449,7 +482,7 @@ class MailMail(models.Model):
                 self.env.cr.commit()  # pylint: disable=invalid-commit
             try:
                 return self._md_claim_batch(domain, batch_size * 10 if ids else batch_size,
-                                            CLAIM_MINUTES, now)
+                                            CLAIM_MINUTES, now, mark=not ids)
             except psycopg2.errors.SerializationFailure:
                 # another worker claimed the same rows between our snapshot and our lock
                 self.env.cr.rollback()
@@ -792,6 +825,19 @@ class MailMail(models.Model):
                 "next day.", limit=server.md_daily_limit, server=server.display_name)})
 
 
+class PlannedDecisions:
+    """The decisions of one sending run by ``ir.mail_server._md_finder_key``, handed down in
+    the context: compared by identity, as decisions hold lazy texts that cannot be compared."""
+
+    __slots__ = ("by_key",)
+
+    def __init__(self, by_key):
+        self.by_key = by_key
+
+    def get(self, key):
+        return self.by_key.get(key)
+
+
 class RoutePlan:
     """The routing decision of one group of e-mails (same server, alias domain and sender)
     and what is recorded on each of them with its outcome."""
@@ -804,6 +850,11 @@ class RoutePlan:
         self.server_set = server_set
         self._values = None
         self._planned = {}
+
+    def finder_key(self):
+        """How ``ir.mail_server._find_mail_server`` finds this decision again when Odoo's
+        split asks it (its sender and the alias domain's addresses in the context)."""
+        return self.finder._md_finder_key(self.sender)
 
     def key(self, server_id, alias_domain_id):
         """(server, alias domain, From) this group is sent with; ``server_id``: the one set
