@@ -348,8 +348,7 @@ class MailMail(models.Model):
             # never an error for the user who posted (what is not sent stays queued)
             try:
                 plain = self.with_context(md_after_commit=False)
-                batch_size = self.env["ir.config_parameter"].sudo()._md_param("mail.mail.queue.batch.size")
-                send_ids = plain._md_claim_due(self.ids, batch_size)
+                send_ids = plain._md_claim_due(self.ids)
                 return plain.browse(send_ids)._md_send_claimed(False) if send_ids else None
             except Exception:
                 _queue_logger.exception("Immediate send failed; the queue sends these e-mails")
@@ -420,18 +419,14 @@ class MailMail(models.Model):
                 "|", ("md_claim_until", "=", False), ("md_claim_until", "<", now)]
 
     @api.model
-    def _md_claim_batch(self, domain, limit, claim_minutes, now, mark=True):
+    def _md_claim_batch(self, domain, limit, claim_minutes, now):
         """Oldest due e-mails first, row-locked with SKIP LOCKED (rows another worker is
-        claiming are skipped, never waited for), then marked as claimed. Without ``mark``
-        (given e-mails, sent in full before this transaction ends) the lock alone claims."""
+        claiming are skipped, never waited for), then marked as claimed."""
         query = self._search(domain, order="id", limit=limit or None)
         # handed over by a worker that stopped mid-batch: never sent again (see recovery)
         query.add_where(SQL("NOT EXISTS (SELECT 1 FROM mail_mail_handover h "
                             "WHERE h.mail_id = mail_mail.id)"))
         selected = query.select(SQL.identifier("mail_mail", "id"))
-        if not mark:
-            rows = self._md_query(SQL("%s FOR NO KEY UPDATE OF mail_mail SKIP LOCKED", selected))
-            return sorted(row[0] for row in rows)
         rows = self._md_query(SQL(  # flushes what the domain reads
             "UPDATE mail_mail SET md_claim_until = %s WHERE id IN (%s FOR UPDATE OF mail_mail "
             "SKIP LOCKED) RETURNING id",
@@ -455,7 +450,7 @@ class MailMail(models.Model):
         return [row[0] for row in rows]
 
     @api.model
-    def _md_claim_due(self, ids, batch_size):
+    def _md_claim_due(self, ids, batch_size=None):
         """Claim the due e-mails this run sends: oldest first, row-locked with SKIP LOCKED and
         held by this live worker until its batch commits (see README "Outgoing queue")."""
         auto_commit = not getattr(threading.current_thread(), "testing", False)
@@ -470,6 +465,8 @@ class MailMail(models.Model):
                     # changed by a transaction committed since our snapshot: a new one sees it
                     self.env.cr.rollback()
             return []
+        if batch_size is None:
+            batch_size = self.env["ir.config_parameter"].sudo()._md_param("mail.mail.queue.batch.size")
         domain = self._md_queue_domain(now) + list(self.env.context.get("filters") or [])
         if ids:
             domain.append(("id", "in", list(ids)))
@@ -482,7 +479,7 @@ class MailMail(models.Model):
                 self.env.cr.commit()  # pylint: disable=invalid-commit
             try:
                 return self._md_claim_batch(domain, batch_size * 10 if ids else batch_size,
-                                            CLAIM_MINUTES, now, mark=not ids)
+                                            CLAIM_MINUTES, now)
             except psycopg2.errors.SerializationFailure:
                 # another worker claimed the same rows between our snapshot and our lock
                 self.env.cr.rollback()
