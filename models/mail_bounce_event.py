@@ -342,21 +342,33 @@ class MailBounceEvent(models.Model):
         return found
 
     @api.model
-    def _bounced_records_query(self, email):
-        """SELECT (model, id) of the records ``_bounced_records`` finds, or None."""
-        selects = []
+    @tools.ormcache()
+    def _bounced_records_select(self):
+        """(statement text with a (model, address) parameter pair per model, the models,
+        their (model, columns) to flush): built once per registry, the address bound on use."""
+        selects, flushes = [], []
         for name in self._bounce_counter_models():
             model = self.env[name]
             fnames = ["message_bounce", "email_normalized"]
-            conditions = [SQL("message_bounce > 0"), SQL("email_normalized = %s", email)]
             active = model._active_name
+            condition = ""
             if active and model._fields[active].store:
                 fnames.append(active)
-                conditions.append(SQL("%s IS TRUE", SQL.identifier(active)))
-            model.flush_model(fnames)
-            selects.append(SQL("SELECT %s, id FROM %s WHERE %s", name, SQL.identifier(model._table),
-                               SQL(" AND ").join(conditions)))
-        return SQL(" UNION ALL ").join(selects) if selects else None
+                condition = SQL(" AND %s IS TRUE", SQL.identifier(active)).code
+            selects.append(SQL("SELECT %%s, id FROM %s WHERE message_bounce > 0 AND email_normalized = %%s",
+                               SQL.identifier(model._table)).code + condition)
+            flushes.append((name, tuple(fnames)))
+        return " UNION ALL ".join(selects), tuple(flushes)
+
+    @api.model
+    def _bounced_records_query(self, email):
+        """SELECT (model, id) of the records ``_bounced_records`` finds, or None."""
+        text, flushes = self._bounced_records_select()
+        if not flushes:
+            return None
+        for name, fnames in flushes:
+            self.env[name].flush_model(fnames)
+        return SQL(text, *[value for name, _fnames in flushes for value in (name, email)])
 
     @api.model
     def _signed_bounce_addresses(self, message_dict):
@@ -477,9 +489,12 @@ class MailBounceEvent(models.Model):
             raw = raw.encode("utf-8", "surrogateescape")
         size = len(raw)
         stored, cut = self._cut_report(raw)
+        # the company of the e-mail that bounced (Odoo records it on every message posted)
+        original = (message_dict.get("bounced_message") or self.env["mail.message"].sudo())[:1]
+        company = original.record_company_id or self.env.company
         attachment = self.env["ir.attachment"].sudo().create({
             "name": "delivery-report.eml", "raw": stored, "mimetype": "message/rfc822",
-            "res_model": self._name,
+            "res_model": self._name, "company_id": company.id,
             "description": self.env._(
                 "Cut: %(size)s bytes received, the first %(kept)s bytes kept.",
                 size=size, kept=len(stored)) if cut else False,
@@ -491,6 +506,7 @@ class MailBounceEvent(models.Model):
             "report_attachment_id": attachment.id,
             "report_size": size,
             "report_cut": cut,
+            "company_id": company.id,
         }
 
     @api.model
@@ -523,9 +539,11 @@ class MailBounceEvent(models.Model):
             traces = SQL("UNION SELECT email FROM mailing_trace WHERE message_id = ANY(%s)", msg_ids)
         self.env.cr.execute(SQL(
             """WITH mails AS (
-                   SELECT mm.id, mm.email_to FROM mail_mail mm
-                     JOIN mail_message msg ON msg.id = mm.mail_message_id
-                    WHERE mm.mail_message_id = %(mid)s OR msg.message_id = ANY(%(ids)s) LIMIT 50)
+                   (SELECT id, email_to FROM mail_mail WHERE mail_message_id = %(mid)s LIMIT 50)
+                   UNION
+                   (SELECT mm.id, mm.email_to FROM mail_message msg
+                      JOIN mail_mail mm ON mm.mail_message_id = msg.id
+                     WHERE msg.message_id = ANY(%(ids)s) LIMIT 50))
                SELECT p.email_normalized FROM mail_notification n
                  JOIN res_partner p ON p.id = n.res_partner_id WHERE n.mail_message_id = %(mid)s
                UNION SELECT p.email_normalized FROM mail_message_res_partner_rel r

@@ -75,7 +75,7 @@ class MailDmarcReport(models.Model):
 
     # ------------------------------------------------------------------ receiving
     @api.model
-    def _gateway_read_reports(self, email_message):
+    def _gateway_read_reports(self, email_message, raw=None):
         """Store the reports an incoming e-mail carries (any entrance, any recipient).
 
         Returns {"stored": reports or None, "refused": why or "", "reason": quarantine reason}:
@@ -83,7 +83,7 @@ class MailDmarcReport(models.Model):
         one (unreadable, or for a domain we do not have) is kept in quarantine with the why.
         Any other e-mail gives {"stored": None, "refused": ""}.
         """
-        found, errors = dr.find_reports(email_message)
+        found, errors = dr.find_reports(email_message, raw=raw)
         if not found and not errors:
             return {"stored": None, "refused": "", "reason": ""}
         if errors:

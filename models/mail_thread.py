@@ -15,7 +15,7 @@ from odoo.tools import SQL, email_normalize, email_split
 from odoo.tools.mail import decode_message_header, generate_tracking_message_id
 
 from ..tools import autoreply, dsn, gateway, mailgate, reply_key
-from ..tools.fetchmail import message_key
+from ..tools.fetchmail import message_headers, message_key
 from .fetchmail_message_key import ClaimDeferred, ClaimLost
 
 _reply_key_logger = logging.getLogger(__name__ + ".reply_keys")
@@ -31,18 +31,18 @@ class MailThread(models.AbstractModel):
     # tools/verp.py).
 
     def _detect_is_bounce(self, message, message_dict):
-        """Odoo's rules (to a bounce address, from a MAILER-DAEMON, a multipart/report) from
-        the cached bounce addresses first, replaced bounce addresses and signed ones
-        (``<bounce>+<token>@<domain>``) too; then Odoo's own check."""
+        """Odoo's address rules (to a bounce address, from a MAILER-DAEMON) from the cached
+        bounce addresses first, replaced bounce addresses too; then Odoo's own check (which
+        reads the content type); then signed bounce addresses (``<bounce>+<token>@<domain>``)."""
         recipients = {email_normalize(e) or e for e in email_split(message_dict.get("to") or "")}
         senders = email_split(message_dict.get("email_from") or "")
         if dsn.is_delivery_report(recipients, self.env["mail.alias.domain"]._md_bounce_emails(),
-                                  senders[0] if senders else "", message.get_content_type()):
+                                  senders[0] if senders else "", ""):
             return True
-        if self.env["mail.bounce.event"]._signed_bounce_addresses(message_dict):
+        if super()._detect_is_bounce(message, dict(message_dict, to=message_dict.get("to") or "",
+                                                   email_from=message_dict.get("email_from") or "")):
             return True
-        return super()._detect_is_bounce(message, dict(message_dict, to=message_dict.get("to") or "",
-                                                       email_from=message_dict.get("email_from") or ""))
+        return bool(self.env["mail.bounce.event"]._signed_bounce_addresses(message_dict))
 
     def _message_parse_extract_bounce(self, email_message, message_dict):
         """Stock values plus our reading of the report (``bounce_report``) and of a signed
@@ -283,7 +283,8 @@ class MailThread(models.AbstractModel):
                     param=mailgate.MAX_SIZE_PARAM) + (" " + kept if kept else ""))
         if not refusal and envelope_error and "envelope_invalid" not in bypass:
             refusal = ("envelope_invalid", str(envelope_error))
-        if not refusal and "parse_error" not in bypass and (malformed := mailgate.malformed_reason(raw)):
+        headers = message_headers(raw)  # one header parse: the malformed rule and the claim's key
+        if not refusal and "parse_error" not in bypass and (malformed := mailgate.malformed_reason(raw, headers)):
             refusal = ("parse_error", str(malformed))
         if refusal:
             try:
@@ -293,7 +294,8 @@ class MailThread(models.AbstractModel):
                 result["outcome"] = "duplicate"
             return result
 
-        progress = {"step": "parse", "msg_dict": None, "target": {}, "result": result}
+        progress = {"step": "parse", "msg_dict": None, "target": {}, "result": result,
+                    "key": message_key(raw, headers)}
         try:
             with self.env.cr.savepoint():
                 result["thread_id"] = self._gateway_process(
@@ -346,7 +348,7 @@ class MailThread(models.AbstractModel):
         progress.update(step="check", msg_dict=msg_dict)
         # ---- DMARC aggregate and TLS reports: recognised by content whatever the recipient,
         #      stored (mail.dmarc.report), never routed to an alias ----
-        reports = self.env["mail.dmarc.report"]._gateway_read_reports(email_message)
+        reports = self.env["mail.dmarc.report"]._gateway_read_reports(email_message, raw)
         if reports["refused"]:
             return self._gateway_held(progress, raw, reports["reason"], reports["refused"])
         if reports["stored"] is not None:
@@ -447,7 +449,8 @@ class MailThread(models.AbstractModel):
         all three with the claim."""
         destinations = {self._gateway_destination(route) for route in routes}
         loop_counts = None
-        if count_loops and (counting := self._gateway_loop_counting(msg_dict, routes)):
+        counting = self._gateway_loop_counting(msg_dict, routes) if count_loops else None
+        if counting:
             loop_counts = self.env["mail.gateway.receipt"]._count_created_sql(*counting)
         bounced = self._gateway_bounced_query(bounce_reset)
         fresh, (counts, has_bounced) = self._gateway_claim(
@@ -488,7 +491,7 @@ class MailThread(models.AbstractModel):
         worker delivering it to the same destination makes this one wait, then skip it.
         While an administrator releases a held message, its destinations are all fresh.
         """
-        key = message_key(raw)
+        key = progress.get("key") or message_key(raw)
         known, before, fresh, also_value = self.env["fetchmail.message.key"]._claim_destinations(
             key, msg_dict.get("message_id"), destinations,
             self.env.context.get("default_fetchmail_server_id"), "processed", also)

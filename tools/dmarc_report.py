@@ -39,6 +39,9 @@ _REPORT_NAME = re.compile(
     r"^[^!/\\]{1,255}![^!/\\]{1,255}!\d{1,12}!\d{1,12}(?:![^/\\]{0,255})?"
     r"\.(?:xml|zip|gz|gzip|json|xml\.gz|json\.gz)$", re.I)
 
+# every report part's headers hold one of these: a file name (name=, filename=, name*=) or
+# a report content type (DMARC_CONTENT_TYPES, TLSRPT_CONTENT_TYPES, application/octet-stream)
+_REPORT_WORDS = re.compile(rb"name|zip|xml|tlsrpt|octet-stream", re.I)
 TLS_CATEGORIES = {
     "starttls-not-supported": "starttls",
     "certificate-host-mismatch": "certificate",
@@ -73,13 +76,22 @@ def is_report_name(filename, content_type=""):
                 or _REPORT_NAME.match((filename or "").strip()))
 
 
-def find_reports(email_message, limit=MAX_DECOMPRESSED):
+def may_hold_report(raw):
+    """False when ``raw`` (the message's bytes) has no part a report could be: such a part
+    has a file name or one of the report content types, so one of these words is in it."""
+    return _REPORT_WORDS.search(raw) is not None
+
+
+def find_reports(email_message, limit=MAX_DECOMPRESSED, raw=None):
     """(reports, errors) of an ``email.message.EmailMessage``.
 
     ``reports``: (kind, data) for each part that is a DMARC ``feedback`` ("dmarc") or a TLS
     report ("tlsrpt"). ``errors``: (part name, ReportError) of the parts that are reports by
-    name, type or content but could not be read. Any other mail gives ([], []).
+    name, type or content but could not be read. Any other mail gives ([], []). ``raw``: the
+    message's bytes, when the caller has them: most mail is told apart from them at once.
     """
+    if raw is not None and not may_hold_report(raw):
+        return [], []
     reports, errors = [], []
     parts = 0
     for part in email_message.walk():

@@ -43,10 +43,10 @@ def malformed_reason(raw, headers=None):
 
     The gateway's one rule (``tools.mailgate.malformed_reason``): incoming servers, the MX
     gateway and direct ``message_process`` calls judge a message alike.  ``headers`` is
-    accepted for callers that parsed them already; the rule reads ``raw`` itself.
+    accepted for callers that parsed them already.
     """
     from .mailgate import malformed_reason as gateway_rule  # noqa: PLC0415
-    return gateway_rule(raw)
+    return gateway_rule(raw, headers)
 
 
 class FolderMissing(Exception):

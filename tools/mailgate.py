@@ -69,17 +69,19 @@ def with_envelope_recipients(raw, recipients):
     return head + added + raw
 
 
-def malformed_reason(raw):
+def malformed_reason(raw, headers=None):
     """Why ``raw`` cannot be an e-mail message (RFC 5322, lazily translated), or None.
 
     Only what no routing can work around: no content, no header section, no author.
+    ``headers``: the compat32 parse of ``raw``'s header block when the caller has it.
     """
     if not raw or not raw.strip():
         return _lt("The message is empty.")
-    try:
-        headers = BytesHeaderParser(policy=policy.compat32).parsebytes(raw)
-    except Exception as exc:  # noqa: BLE001 - any parser failure means unreadable
-        return _lt("The header section cannot be read: %(error)s", error=exc)
+    if headers is None:
+        try:
+            headers = BytesHeaderParser(policy=policy.compat32).parsebytes(raw)
+        except Exception as exc:  # noqa: BLE001 - any parser failure means unreadable
+            return _lt("The header section cannot be read: %(error)s", error=exc)
     if not headers.keys():
         return _lt("The message has no header section.")
     authors = [addr for _name, addr in getaddresses(headers.get_all("From", [])) if addr]
