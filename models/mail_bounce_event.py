@@ -344,8 +344,8 @@ class MailBounceEvent(models.Model):
     @api.model
     @tools.ormcache()
     def _bounced_records_select(self):
-        """(statement text with a (model, address) parameter pair per model, the models,
-        their (model, columns) to flush): built once per registry, the address bound on use."""
+        """(statement text with a (model, address) parameter pair per model, the (model,
+        columns) to flush first): built once per registry, the address bound on each use."""
         selects, flushes = [], []
         for name in self._bounce_counter_models():
             model = self.env[name]

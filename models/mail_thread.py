@@ -449,8 +449,7 @@ class MailThread(models.AbstractModel):
         all three with the claim."""
         destinations = {self._gateway_destination(route) for route in routes}
         loop_counts = None
-        counting = self._gateway_loop_counting(msg_dict, routes) if count_loops else None
-        if counting:
+        if count_loops and (counting := self._gateway_loop_counting(msg_dict, routes)):
             loop_counts = self.env["mail.gateway.receipt"]._count_created_sql(*counting)
         bounced = self._gateway_bounced_query(bounce_reset)
         fresh, (counts, has_bounced) = self._gateway_claim(
@@ -491,7 +490,7 @@ class MailThread(models.AbstractModel):
         worker delivering it to the same destination makes this one wait, then skip it.
         While an administrator releases a held message, its destinations are all fresh.
         """
-        key = progress.get("key") or message_key(raw)
+        key = progress["key"]
         known, before, fresh, also_value = self.env["fetchmail.message.key"]._claim_destinations(
             key, msg_dict.get("message_id"), destinations,
             self.env.context.get("default_fetchmail_server_id"), "processed", also)
